@@ -1,0 +1,96 @@
+"""Paging the analytics conversation details query for the conversations of one window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harvester.errors import FatalApiError
+from harvester.http import ApiClient
+from harvester.windows import Window
+
+logger = logging.getLogger(__name__)
+
+DETAILS_QUERY_PATH = "/api/v2/analytics/conversations/details/query"
+PAGE_SIZE = 100
+#: The details query answers HTTP 400 beyond this many results (pageNumber × pageSize).
+MAX_QUERY_RESULTS = 100_000
+#: Extra passes over a window whose distinct conversations fell short of ``totalHits``.
+MAX_RESCANS = 2
+
+#: Keeps only conversations that have at least one survey.
+SURVEY_EXISTS_FILTER: dict[str, Any] = {
+    "type": "and",
+    "predicates": [{"type": "dimension", "dimension": "surveyId", "operator": "exists"}],
+}
+
+
+def details_query_body(window: Window, page_number: int) -> dict[str, Any]:
+    """Build the query for one page of a window's survey-bearing conversations."""
+    return {
+        "interval": window.query_interval(),
+        "order": "asc",
+        "orderBy": "conversationStart",
+        "surveyFilters": [SURVEY_EXISTS_FILTER],
+        "paging": {"pageSize": PAGE_SIZE, "pageNumber": page_number},
+    }
+
+
+async def window_conversations(
+    client: ApiClient, window: Window
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Yield the window's conversations page by page, each conversation once.
+
+    Page-number paging over live data can shift a conversation from one page to another while
+    the pages are read. The number of distinct conversations is compared with ``totalHits``,
+    and a window that fell short is read again from page 1; conversations already yielded are
+    not yielded twice.
+    """
+    seen: set[str] = set()
+    total_hits = 0
+    for scan in range(MAX_RESCANS + 1):
+        page_number = 1
+        while True:
+            response = await client.post(
+                DETAILS_QUERY_PATH, "details_query", details_query_body(window, page_number)
+            )
+            total_hits = int(response.get("totalHits") or 0)
+            if total_hits > MAX_QUERY_RESULTS:
+                msg = (
+                    f"day {window.day} has {total_hits} survey conversations, more than the "
+                    f"{MAX_QUERY_RESULTS} results the details query can page through; "
+                    "narrow the export or use the analytics jobs API"
+                )
+                raise FatalApiError(msg, endpoint="details_query")
+            page = response.get("conversations") or []
+            fresh = [item for item in page if item.get("conversationId") not in seen]
+            seen.update(item["conversationId"] for item in fresh)
+            if fresh:
+                yield fresh
+            if len(page) < PAGE_SIZE or page_number * PAGE_SIZE >= total_hits:
+                break
+            page_number += 1
+        logger.debug(
+            "day %s pass %d: %d pages, %d distinct conversations, totalHits %d",
+            window.day,
+            scan + 1,
+            page_number,
+            len(seen),
+            total_hits,
+        )
+        if len(seen) >= total_hits:
+            return
+        logger.warning(
+            "day %s: read %d distinct conversations but totalHits is %d; reading the day again",
+            window.day,
+            len(seen),
+            total_hits,
+        )
+    logger.warning(
+        "day %s: still %d of %d conversations after %d passes; the data changed while it was read",
+        window.day,
+        len(seen),
+        total_hits,
+        MAX_RESCANS + 1,
+    )

@@ -1,0 +1,379 @@
+"""One export run: the producer, the worker pool and the writer, wired in a TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fcntl
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harvester.checkpoint import (
+    JOURNAL_NAME,
+    LOCK_NAME,
+    STATE_DIR,
+    Checkpoint,
+    checkpoint_path,
+    load_checkpoint,
+)
+from harvester.details import window_conversations
+from harvester.errors import InputError
+from harvester.http import ApiClient, build_limiter, build_session
+from harvester.records import normalize_survey_status, parse_timestamp
+from harvester.resolve import ConversationResolver
+from harvester.retry import RetryPolicy
+from harvester.settings import Credentials, Endpoints, ExportOptions, format_timestamp
+from harvester.sink import (
+    AppendFile,
+    PartitionedSink,
+    directory_mode,
+    remove_outputs,
+    restore_files,
+)
+from harvester.stats import RunStats
+from harvester.windows import Window, split_days
+from harvester.writer import ConversationDone, Stop, WindowEnumerated, Writer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One conversation and the surveys of it that the export selected."""
+
+    window: Window
+    conversation: Mapping[str, Any]
+    surveys: list[Mapping[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What a finished (or already complete) run reports."""
+
+    out: Path
+    complete: bool
+    resumed: bool
+    already_complete: bool
+
+
+def utc_now_text() -> str:
+    """Return the current time as an output timestamp."""
+    return format_timestamp(datetime.now(UTC))
+
+
+class FolderLock:
+    """An exclusive ``flock`` on the output folder's lock file, released when the process ends."""
+
+    def __init__(self, out: Path) -> None:
+        self._path = out / STATE_DIR / LOCK_NAME
+        self._descriptor: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`InputError` naming the process that holds it."""
+        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 64).decode(errors="replace").strip() or "unknown"
+            os.close(descriptor)
+            msg = (
+                f"another export (process {holder}) is writing to {self._path.parent.parent}; "
+                "wait for it to finish or choose another --out"
+            )
+            raise InputError(msg) from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self._descriptor = descriptor
+
+    def release(self) -> None:
+        """Release the lock."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+
+def check_output_folder(out: Path) -> None:
+    """Reject an output path that is a file or lies where this process cannot create files.
+
+    The check creates and removes a probe file, because permission bits alone do not tell
+    (root ignores them, and a read-only file system ignores them the other way).
+    """
+    if out.exists() and not out.is_dir():
+        msg = f"--out {str(out)!r} is a file; give a folder path"
+        raise InputError(msg)
+    existing = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        msg = f"--out {str(out)!r} is not writable: {existing} is a file; choose another folder"
+        raise InputError(msg)
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".harvester-probe-", dir=existing)
+    except OSError as exc:
+        msg = (
+            f"--out {str(out)!r} is not writable: cannot create files in {existing} "
+            f"({exc.strerror}); choose another folder"
+        )
+        raise InputError(msg) from exc
+    os.close(descriptor)
+    os.unlink(probe)
+
+
+def prepare_checkpoint(
+    out: Path, options: ExportOptions, endpoints: Endpoints, windows: int
+) -> tuple[Checkpoint, bool]:
+    """Load and validate the folder's checkpoint without changing anything on disk.
+
+    :returns: the checkpoint to continue from, and whether it is a resumed one
+    :raises InputError: the checkpoint is corrupt or belongs to other parameters
+    """
+    fingerprint = options.fingerprint(endpoints)
+    existing = None if options.restart else load_checkpoint(out)
+    if existing is None:
+        if not options.restart and _has_outputs(out):
+            msg = (
+                f"--out {str(out)!r} already contains export files but no checkpoint; "
+                "choose an empty folder or pass --restart to replace them"
+            )
+            raise InputError(msg)
+        fresh = Checkpoint(
+            fingerprint=fingerprint,
+            params=options.fingerprint_params(endpoints),
+            windows_total=windows,
+            started_at=utc_now_text(),
+        )
+        return fresh, False
+    if existing.fingerprint != fingerprint:
+        differences = [
+            f"{key} {existing.params.get(key)!r} -> {value!r}"
+            for key, value in options.fingerprint_params(endpoints).items()
+            if existing.params.get(key) != value
+        ]
+        msg = (
+            f"--out {str(out)!r} holds an export with other parameters "
+            f"({'; '.join(differences) or 'fingerprint differs'}); run the original command to "
+            "resume it, choose another --out, or pass --restart to start over"
+        )
+        raise InputError(msg)
+    return existing, True
+
+
+def _has_outputs(out: Path) -> bool:
+    return any((out / table).exists() for table in ("surveys", "errors"))
+
+
+def read_journal(path: Path, length: int, days: set[str]) -> dict[str, set[str]]:
+    """Return the survey ids already written for each of ``days``, up to ``length`` bytes."""
+    written: dict[str, set[str]] = {day: set() for day in days}
+    if length == 0 or not path.exists():
+        return written
+    with path.open("rb") as stream:
+        data = stream.read(length)
+    for raw in data.splitlines():
+        day, _, survey_id = raw.decode().partition(" ")
+        if day in written:
+            written[day].add(survey_id)
+    return written
+
+
+class Export:
+    """Run one export into ``options.out``; see :func:`run_export`."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        endpoints: Endpoints,
+        options: ExportOptions,
+        *,
+        stats: RunStats,
+        policy: RetryPolicy,
+        clock: Callable[[], str] = utc_now_text,
+    ) -> None:
+        self._credentials = credentials
+        self._endpoints = endpoints
+        self._options = options
+        self.stats = stats
+        self._policy = policy
+        self._clock = clock
+        self.windows = split_days(options.start, options.end)
+        stats.windows_total = len(self.windows)
+
+    async def run(self) -> ExportResult:
+        """Export, resuming from the folder's checkpoint when it has one."""
+        out = self._options.out
+        check_output_folder(out)
+        checkpoint, resumed = prepare_checkpoint(
+            out, self._options, self._endpoints, len(self.windows)
+        )
+        state_dir = out / STATE_DIR
+        state_dir.mkdir(parents=True, exist_ok=True, mode=directory_mode(self._options.file_mode))
+        lock = FolderLock(out)
+        lock.acquire()
+        try:
+            if resumed:
+                # Read again under the lock: the run that held it may have moved on.
+                checkpoint, resumed = prepare_checkpoint(
+                    out, self._options, self._endpoints, len(self.windows)
+                )
+            if resumed and checkpoint.complete:
+                self.stats.windows_done = checkpoint.windows_done
+                self._restore_counters(checkpoint)
+                return ExportResult(out, complete=True, resumed=True, already_complete=True)
+            return await self._run_locked(checkpoint, resumed)
+        finally:
+            lock.release()
+
+    async def _run_locked(self, checkpoint: Checkpoint, resumed: bool) -> ExportResult:
+        out = self._options.out
+        journal_path = out / STATE_DIR / JOURNAL_NAME
+        if resumed:
+            try:
+                restore_files(out, checkpoint.files)
+            except ValueError as exc:
+                msg = f"output in {out} no longer matches its checkpoint ({exc}); pass --restart to start over"
+                raise InputError(msg) from exc
+            if journal_path.exists():
+                os.truncate(journal_path, checkpoint.journal_bytes)
+            self._restore_counters(checkpoint)
+            logger.info(
+                "resuming %s: %d of %d days complete, %d surveys written",
+                out,
+                checkpoint.windows_done,
+                checkpoint.windows_total,
+                self.stats.surveys_written,
+            )
+        else:
+            remove_outputs(out)
+            journal_path.unlink(missing_ok=True)
+            checkpoint_path(out).unlink(missing_ok=True)
+
+        pending = self.windows[checkpoint.windows_done :]
+        written = read_journal(
+            journal_path, checkpoint.journal_bytes, {window.day for window in pending}
+        )
+        sink = PartitionedSink(
+            out,
+            lengths=checkpoint.files,
+            max_file_bytes=self._options.max_file_bytes,
+            file_mode=self._options.file_mode,
+        )
+        journal = AppendFile(journal_path, checkpoint.journal_bytes, self._options.file_mode)
+        writer = Writer(
+            out,
+            checkpoint,
+            sink,
+            journal,
+            stats=self.stats,
+            interval=self._options.checkpoint_interval,
+            file_mode=self._options.file_mode,
+            clock=self._clock,
+        )
+        async with build_session(self._options.concurrency) as session:
+            limiter = build_limiter(self._options.rate_per_minute, self._options.rate_period)
+            client = ApiClient(
+                session,
+                self._endpoints,
+                self._credentials,
+                limiter=limiter,
+                policy=self._policy,
+                stats=self.stats,
+            )
+            resolver = ConversationResolver(client, self._clock, self._options.detail)
+            await self._pipeline(client, resolver, writer, pending, written)
+        return ExportResult(
+            out, complete=checkpoint.complete, resumed=resumed, already_complete=False
+        )
+
+    def _restore_counters(self, checkpoint: Checkpoint) -> None:
+        counters = checkpoint.counters
+        self.stats.surveys_written = int(counters.get("surveysWritten", 0))
+        self.stats.errors_written = int(counters.get("errorsWritten", 0))
+        self.stats.windows_done = checkpoint.windows_done
+        self.stats.skipped_statuses.update(counters.get("skippedStatuses") or {})
+
+    async def _pipeline(
+        self,
+        client: ApiClient,
+        resolver: ConversationResolver,
+        writer: Writer,
+        pending: list[Window],
+        written: dict[str, set[str]],
+    ) -> None:
+        work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self._options.concurrency * 4)
+
+        async def produce() -> None:
+            for window in pending:
+                count = await self._enumerate(client, window, written.pop(window.day, set()), work)
+                await writer.queue.put(WindowEnumerated(window.index, count))
+                logger.info(
+                    "day %s enumerated: %d conversations with selected surveys", window.day, count
+                )
+            for _ in range(self._options.concurrency):
+                await work.put(None)
+
+        async def consume(worker: int) -> None:
+            while (item := await work.get()) is not None:
+                lines = await resolver.resolve(item.conversation, item.surveys)
+                await writer.queue.put(ConversationDone(item.window.index, item.window.day, lines))
+            logger.debug("worker %d finished", worker)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(writer.run(), name="writer")
+            async with asyncio.TaskGroup() as workers:
+                workers.create_task(produce(), name="producer")
+                for worker in range(self._options.concurrency):
+                    workers.create_task(consume(worker), name=f"worker-{worker}")
+            await writer.queue.put(Stop())
+
+    async def _enumerate(
+        self,
+        client: ApiClient,
+        window: Window,
+        dispatched: set[str],
+        work: asyncio.Queue[WorkItem | None],
+    ) -> int:
+        """Queue the window's conversations with surveys to export; return how many were queued."""
+        count = 0
+        statuses = self._options.statuses
+        async for page in window_conversations(client, window):
+            for conversation in page:
+                started = conversation.get("conversationStart")
+                if not isinstance(started, str) or not window.contains(parse_timestamp(started)):
+                    continue
+                self.stats.conversations_seen += 1
+                selected = []
+                for listed in conversation.get("surveys") or []:
+                    survey_id = listed.get("surveyId")
+                    if not isinstance(survey_id, str) or survey_id in dispatched:
+                        continue
+                    status = normalize_survey_status(listed.get("surveyStatus")) or "unknown"
+                    if status not in statuses:
+                        self.stats.skipped_statuses[status] += 1
+                        continue
+                    dispatched.add(survey_id)
+                    selected.append(listed)
+                if selected:
+                    await work.put(WorkItem(window, conversation, selected))
+                    count += 1
+        return count
+
+
+async def run_export(
+    credentials: Credentials,
+    endpoints: Endpoints,
+    options: ExportOptions,
+    *,
+    stats: RunStats | None = None,
+    policy: RetryPolicy | None = None,
+) -> ExportResult:
+    """Export the survey responses of ``options`` into ``options.out``.
+
+    Resumes from the folder's checkpoint when it has one for the same parameters.
+    """
+    export = Export(
+        credentials, endpoints, options, stats=stats or RunStats(), policy=policy or RetryPolicy()
+    )
+    return await export.run()

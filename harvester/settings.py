@@ -1,0 +1,317 @@
+"""Settings of an export: credentials, API hosts, the date range and the run's knobs.
+
+Everything here is validated before any file is touched or any request is sent, and every
+failure is an :class:`InputError` whose message names the value and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+
+from harvester.errors import InputError
+
+#: API host of every region in the official SDK (PureCloudPlatformClientV2 v269,
+#: ``purecloud_region_hosts.py``). The login host is the same with ``login.`` for ``api.``.
+REGION_API_HOSTS: dict[str, str] = {
+    "us-east-1": "api.mypurecloud.com",
+    "us-east-2": "api.use2.us-gov-pure.cloud",
+    "us-west-2": "api.usw2.pure.cloud",
+    "ca-central-1": "api.cac1.pure.cloud",
+    "sa-east-1": "api.sae1.pure.cloud",
+    "mx-central-1": "api.mxc1.pure.cloud",
+    "eu-west-1": "api.mypurecloud.ie",
+    "eu-west-2": "api.euw2.pure.cloud",
+    "eu-central-1": "api.mypurecloud.de",
+    "eu-central-2": "api.euc2.pure.cloud",
+    "eusc-de-east-1": "api.edee1.eusc-pure.cloud",
+    "me-central-1": "api.mec1.pure.cloud",
+    "ap-south-1": "api.aps1.pure.cloud",
+    "ap-southeast-1": "api.apse1.pure.cloud",
+    "ap-southeast-2": "api.mypurecloud.com.au",
+    "ap-northeast-1": "api.mypurecloud.jp",
+    "ap-northeast-2": "api.apne2.pure.cloud",
+    "ap-northeast-3": "api.apne3.pure.cloud",
+}
+
+#: Survey statuses of the Quality API (``Survey.status`` in the official SDK).
+SURVEY_STATUSES = ("Pending", "Sent", "InProgress", "Finished", "OptOut", "Error", "Expired")
+
+ENV_REGION = "GENESYS_CLOUD_REGION"
+ENV_CLIENT_ID = "GENESYS_CLOUD_CLIENT_ID"
+ENV_CLIENT_SECRET = "GENESYS_CLOUD_CLIENT_SECRET"
+
+#: What an export reads: analytics only, plus each survey, plus each evaluation.
+DETAIL_LEVELS = ("summary", "answers", "full")
+
+DEFAULT_RATE_PER_MINUTE = 300  # documented default per client-credentials token
+MAX_RATE_PER_MINUTE = 1_000_000
+MAX_CONCURRENCY = 64
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Credentials:
+    """An OAuth client's id and secret. The secret never appears in ``repr``."""
+
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Base URLs of the API and of the login service, without a trailing slash."""
+
+    api_url: str
+    login_url: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportOptions:
+    """What to export and how fast, already validated."""
+
+    start: datetime
+    end: datetime
+    out: Path
+    statuses: frozenset[str] = frozenset({"Finished"})
+    detail: str = "full"
+    concurrency: int = 8
+    rate_per_minute: float = DEFAULT_RATE_PER_MINUTE
+    #: Length of the rate limit's window in seconds. Only time-scaled simulators change it.
+    rate_period: float = 60.0
+    restart: bool = False
+    max_file_bytes: int = 256 * 1024 * 1024
+    file_mode: int = 0o600
+    checkpoint_interval: float = 5.0
+
+    def fingerprint_params(self, endpoints: Endpoints) -> dict[str, object]:
+        """Return the parameters that decide the output; a resumed run must match them."""
+        return {
+            "from": format_timestamp(self.start),
+            "to": format_timestamp(self.end),
+            "statuses": sorted(self.statuses),
+            "detail": self.detail,
+            "apiHost": urlsplit(endpoints.api_url).netloc,
+        }
+
+    def fingerprint(self, endpoints: Endpoints) -> str:
+        """Return a stable digest of :meth:`fingerprint_params`."""
+        canonical = orjson.dumps(self.fingerprint_params(endpoints), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Format an aware datetime as ISO-8601 UTC with milliseconds, such as ``2025-03-04T08:15:02.000Z``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_moment(value: str, option: str) -> datetime:
+    """Parse a date (``2025-03-01``, midnight UTC) or an ISO-8601 time; a time without offset is UTC."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        msg = (
+            f"invalid {option} {value!r}: expected a date such as 2025-03-01 "
+            "or an ISO-8601 time such as 2025-03-01T08:00:00Z"
+        )
+        raise InputError(msg) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def validate_range(start: datetime, end: datetime, now: datetime) -> None:
+    """Reject a reversed, empty or future range."""
+    if end <= start:
+        msg = (
+            f"--to {format_timestamp(end)} is not after --from {format_timestamp(start)}; "
+            "give a --to later than --from"
+        )
+        raise InputError(msg)
+    if start >= now:
+        msg = f"--from {format_timestamp(start)} is in the future; give a start before now"
+        raise InputError(msg)
+    # A minute of slack lets `--to` be "now" taken from a clock slightly ahead of this one.
+    if end > now + timedelta(minutes=1):
+        msg = (
+            f"--to {format_timestamp(end)} is in the future; data after now does not exist yet, "
+            f"so give --to {format_timestamp(now)} or earlier"
+        )
+        raise InputError(msg)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Return whether ``host`` is ``localhost`` or a loopback IP address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(value: str, option: str) -> str:
+    """Check an override URL: https, or plain http to a loopback address only."""
+    parts = urlsplit(value.strip())
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        msg = f"invalid {option} {value!r}: expected a URL such as https://api.mypurecloud.com"
+        raise InputError(msg)
+    if parts.scheme == "http" and not is_loopback_host(host):
+        msg = (
+            f"invalid {option} {value!r}: plain http is allowed only for loopback addresses "
+            "(127.0.0.1, ::1, localhost); use https for any other host"
+        )
+        raise InputError(msg)
+    if parts.query or parts.fragment:
+        msg = f"invalid {option} {value!r}: remove the query string and fragment"
+        raise InputError(msg)
+    return value.strip().rstrip("/")
+
+
+def resolve_endpoints(region: str | None, api_url: str | None, login_url: str | None) -> Endpoints:
+    """Derive the API and login URLs from a region name, or take the overrides."""
+    api = validate_base_url(api_url, "--api-url") if api_url else None
+    login = validate_base_url(login_url, "--login-url") if login_url else None
+    if api is None:
+        if not region:
+            msg = (
+                f"missing region: set {ENV_REGION} (for example us-east-1) "
+                "or pass --region or --api-url"
+            )
+            raise InputError(msg)
+        host = REGION_API_HOSTS.get(region.strip().lower())
+        if host is None:
+            valid = ", ".join(REGION_API_HOSTS)
+            msg = f"unknown region {region!r}; valid regions: {valid}"
+            raise InputError(msg)
+        api = f"https://{host}"
+    if login is None:
+        login = derive_login_url(api)
+    return Endpoints(api_url=api, login_url=login)
+
+
+def derive_login_url(api_url: str) -> str:
+    """Replace a leading ``api.`` in the host with ``login.``, as the official SDKs do.
+
+    A URL whose host does not start with ``api.`` (a loopback simulator) is returned unchanged.
+    """
+    parts = urlsplit(api_url)
+    host = parts.netloc
+    if host.startswith("api."):
+        host = "login." + host[len("api.") :]
+    return f"{parts.scheme}://{host}{parts.path}".rstrip("/")
+
+
+def read_credentials(environ: Mapping[str, str]) -> Credentials:
+    """Read the OAuth client id and secret; name every missing or empty variable."""
+    client_id = environ.get(ENV_CLIENT_ID, "").strip()
+    client_secret = environ.get(ENV_CLIENT_SECRET, "").strip()
+    missing = [
+        name
+        for name, value in ((ENV_CLIENT_ID, client_id), (ENV_CLIENT_SECRET, client_secret))
+        if not value
+    ]
+    if missing:
+        msg = (
+            f"missing or empty credentials: set {' and '.join(missing)} "
+            "in the environment or in a .env file"
+        )
+        raise InputError(msg)
+    return Credentials(client_id=client_id, client_secret=client_secret)
+
+
+def normalize_statuses(values: list[str] | None) -> frozenset[str]:
+    """Map ``--status`` values to the API's spelling, case-insensitively."""
+    if not values:
+        return frozenset({"Finished"})
+    by_lower = {status.lower(): status for status in SURVEY_STATUSES}
+    result = set()
+    for value in values:
+        for part in value.split(","):
+            status = by_lower.get(part.strip().lower())
+            if status is None:
+                msg = f"invalid --status {part!r}; valid statuses: {', '.join(SURVEY_STATUSES)}"
+                raise InputError(msg)
+            result.add(status)
+    return frozenset(result)
+
+
+def validate_detail(value: str) -> str:
+    """Reject an unknown ``--detail`` level."""
+    level = value.strip().lower()
+    if level not in DETAIL_LEVELS:
+        msg = f"invalid --detail {value!r}; valid levels: {', '.join(DETAIL_LEVELS)}"
+        raise InputError(msg)
+    return level
+
+
+def validate_concurrency(value: int) -> int:
+    """Reject a worker count outside 1..MAX_CONCURRENCY."""
+    if not 1 <= value <= MAX_CONCURRENCY:
+        msg = f"invalid --concurrency {value}: give a whole number from 1 to {MAX_CONCURRENCY}"
+        raise InputError(msg)
+    return value
+
+
+def validate_rate(value: float) -> float:
+    """Reject a request rate outside 1..MAX_RATE_PER_MINUTE."""
+    if not 1 <= value <= MAX_RATE_PER_MINUTE:
+        msg = (
+            f"invalid --rate {value:g}: give requests per minute from 1 to {MAX_RATE_PER_MINUTE} "
+            f"(the documented default is {DEFAULT_RATE_PER_MINUTE})"
+        )
+        raise InputError(msg)
+    return value
+
+
+def environment_with_dotenv(dotenv_path: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """Merge a ``.env`` file under the environment; the environment wins.
+
+    A missing default ``.env`` is fine; a named file that is missing or a line that does not
+    parse is an :class:`InputError`.
+    """
+    from dotenv import dotenv_values
+
+    merged: dict[str, str] = {}
+    path = dotenv_path if dotenv_path is not None else Path(".env")
+    if dotenv_path is not None and not path.is_file():
+        msg = f"--env-file {str(path)!r} not found; give the path of an existing .env file"
+        raise InputError(msg)
+    if path.is_file():
+        bad_lines = _unparsable_dotenv_lines(path)
+        if bad_lines:
+            msg = (
+                f"malformed .env file {str(path)!r}: line {bad_lines[0]} is not KEY=VALUE; "
+                "fix or remove that line"
+            )
+            raise InputError(msg)
+        for key, value in dotenv_values(path).items():
+            if value is not None:
+                merged[key] = value
+    merged.update(environ)
+    return merged
+
+
+def _unparsable_dotenv_lines(path: Path) -> list[int]:
+    """Return the 1-based numbers of lines python-dotenv cannot parse."""
+    from dotenv.parser import parse_stream
+
+    with path.open(encoding="utf-8") as stream:
+        return [binding.original.line for binding in parse_stream(stream) if binding.error]
+
+
+def current_time() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)

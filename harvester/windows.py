@@ -1,0 +1,47 @@
+"""The export range cut into whole UTC days, the unit of enumeration and of resume."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from harvester.settings import format_timestamp
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Window:
+    """One UTC day of the range, clipped to the range's own start and end.
+
+    The details query selects conversations by the UTC day they started on, so a day is the
+    smallest interval it can answer exactly; ``start`` and ``end`` filter inside it.
+    """
+
+    index: int
+    day_start: datetime
+    start: datetime
+    end: datetime
+
+    @property
+    def day(self) -> str:
+        """The day as ``YYYY-MM-DD``."""
+        return self.day_start.strftime("%Y-%m-%d")
+
+    def query_interval(self) -> str:
+        """Return the whole day as an ISO-8601 interval for the details query."""
+        day_end = self.day_start + timedelta(days=1)
+        return f"{format_timestamp(self.day_start)}/{format_timestamp(day_end)}"
+
+    def contains(self, moment: datetime) -> bool:
+        """Return whether ``moment`` lies in ``[start, end)``."""
+        return self.start <= moment < self.end
+
+
+def split_days(start: datetime, end: datetime) -> list[Window]:
+    """Cut ``[start, end)`` into UTC days, the first and last clipped to the range."""
+    windows: list[Window] = []
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    while day < end:
+        next_day = day + timedelta(days=1)
+        windows.append(Window(len(windows), day, max(day, start), min(next_day, end)))
+        day = next_day
+    return windows
