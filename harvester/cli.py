@@ -25,7 +25,6 @@ from harvester.errors import (
 from harvester.pipeline import ExportResult, run_export
 from harvester.progress import format_duration, show_progress
 from harvester.settings import (
-    DEFAULT_RATE_PER_MINUTE,
     ENV_REGION,
     Credentials,
     Endpoints,
@@ -214,11 +213,11 @@ def export(
     ] = "full",
     concurrency: Annotated[int, typer.Option(help="Conversations processed at once (1-64).")] = 8,
     rate: Annotated[
-        float,
+        float | None,
         typer.Option(
-            help="Requests per minute across all workers (the documented per-token limit is 300)."
+            help="Requests per minute across all workers; default: the org's per-token limit, read at start (300 when it cannot be read)."
         ),
-    ] = DEFAULT_RATE_PER_MINUTE,
+    ] = None,
     rate_period: Annotated[
         float,
         typer.Option(
@@ -278,7 +277,7 @@ def export(
             statuses=normalize_statuses(status),
             detail=validate_detail(detail),
             concurrency=validate_concurrency(concurrency),
-            rate_per_minute=validate_rate(rate),
+            rate_per_minute=None if rate is None else validate_rate(rate),
             rate_period=rate_period,
             restart=restart,
             max_file_bytes=_validate_file_mb(max_file_mb) * 1024 * 1024,

@@ -110,6 +110,10 @@ class ApiClient:
             lambda: self._with_retries("token", lambda: self._fetch_token(credentials))
         )
 
+    def use_limiter(self, limiter: AsyncLimiter) -> None:
+        """Replace the rate limiter, for example once the org's own limit is known."""
+        self._limiter = limiter
+
     async def get(self, path: str, endpoint: str, params: Params = None) -> Any:
         """GET ``path`` and return the decoded JSON body."""
         return await self.request("GET", path, endpoint, params=params)

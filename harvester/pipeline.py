@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from harvester.checkpoint import (
     JOURNAL_NAME,
     LOCK_NAME,
@@ -24,10 +26,17 @@ from harvester.checkpoint import (
 from harvester.details import window_conversations
 from harvester.errors import InputError
 from harvester.http import ApiClient, build_limiter, build_session
+from harvester.limits import read_token_rate
 from harvester.records import normalize_survey_status, parse_timestamp
 from harvester.resolve import ConversationResolver
 from harvester.retry import RetryPolicy
-from harvester.settings import Credentials, Endpoints, ExportOptions, format_timestamp
+from harvester.settings import (
+    DEFAULT_RATE_PER_MINUTE,
+    Credentials,
+    Endpoints,
+    ExportOptions,
+    format_timestamp,
+)
 from harvester.sink import (
     AppendFile,
     PartitionedSink,
@@ -272,20 +281,37 @@ class Export:
             clock=self._clock,
         )
         async with build_session(self._options.concurrency) as session:
-            limiter = build_limiter(self._options.rate_per_minute, self._options.rate_period)
-            client = ApiClient(
-                session,
-                self._endpoints,
-                self._credentials,
-                limiter=limiter,
-                policy=self._policy,
-                stats=self.stats,
-            )
+            client = await self._open_client(session)
             resolver = ConversationResolver(client, self._clock, self._options.detail)
             await self._pipeline(client, resolver, writer, pending, written)
         return ExportResult(
             out, complete=checkpoint.complete, resumed=resumed, already_complete=False
         )
+
+    async def _open_client(self, session: aiohttp.ClientSession) -> ApiClient:
+        """Create the API client, reading the org's request limit unless ``--rate`` was given."""
+        period = self._options.rate_period
+        rate = self._options.rate_per_minute
+        client = ApiClient(
+            session,
+            self._endpoints,
+            self._credentials,
+            limiter=build_limiter(rate or DEFAULT_RATE_PER_MINUTE, period),
+            policy=self._policy,
+            stats=self.stats,
+        )
+        if rate is None:
+            found = await read_token_rate(client)
+            rate = found or DEFAULT_RATE_PER_MINUTE
+            if found:
+                logger.info(
+                    "the org allows %g requests per minute per token; using that rate", found
+                )
+            else:
+                logger.info("using the documented default of %g requests per minute", rate)
+            client.use_limiter(build_limiter(rate, period))
+        self.stats.rate_per_minute = rate
+        return client
 
     def _restore_counters(self, checkpoint: Checkpoint) -> None:
         counters = checkpoint.counters

@@ -82,7 +82,8 @@ class ExportOptions:
     statuses: frozenset[str] = frozenset({"Finished"})
     detail: str = "full"
     concurrency: int = 8
-    rate_per_minute: float = DEFAULT_RATE_PER_MINUTE
+    #: Requests per minute; ``None`` reads the org's per-token limit at the start of the run.
+    rate_per_minute: float | None = None
     #: Length of the rate limit's window in seconds. Only time-scaled simulators change it.
     rate_period: float = 60.0
     restart: bool = False

@@ -20,6 +20,8 @@ class RunStats:
     conversations_seen: int = 0
     windows_total: int = 0
     windows_done: int = 0
+    #: The request rate the run uses, in requests per minute, once it is known.
+    rate_per_minute: float = 0.0
     #: Surveys that analytics listed with a status the export does not select, by status.
     skipped_statuses: Counter[str] = dataclasses.field(default_factory=Counter)
     requests_by_endpoint: Counter[str] = dataclasses.field(default_factory=Counter)
