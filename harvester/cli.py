@@ -32,6 +32,7 @@ from harvester.settings import (
     current_time,
     environment_with_dotenv,
     normalize_statuses,
+    parse_filter_spec,
     parse_moment,
     read_credentials,
     resolve_endpoints,
@@ -211,6 +212,32 @@ def export(
             help="What to read: summary (analytics only, about 1 request per 100 surveys), answers (plus one request per survey) or full (plus one per evaluation)."
         ),
     ] = "full",
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", help="Only surveys of this queue (id or name); repeatable."),
+    ] = None,
+    survey_form: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--survey-form",
+            help="Only surveys of this survey form (id, context id or name); repeatable.",
+        ),
+    ] = None,
+    agent: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="Only surveys of this agent (user id or name); repeatable."),
+    ] = None,
+    survey_type: Annotated[
+        list[str] | None,
+        typer.Option("--survey-type", help="Only Web or Voice surveys; repeatable."),
+    ] = None,
+    media_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--media-type",
+            help="Only conversations with this media type (voice, chat, email, message, callback, ...); repeatable.",
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Conversations processed at once (1-64).")] = 8,
     rate: Annotated[
         float | None,
@@ -276,6 +303,13 @@ def export(
             out=out,
             statuses=normalize_statuses(status),
             detail=validate_detail(detail),
+            filters=parse_filter_spec(
+                queues=queue,
+                survey_forms=survey_form,
+                agents=agent,
+                survey_types=survey_type,
+                media_types=media_type,
+            ),
             concurrency=validate_concurrency(concurrency),
             rate_per_minute=None if rate is None else validate_rate(rate),
             rate_period=rate_period,

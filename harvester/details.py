@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harvester.errors import FatalApiError
+from harvester.filters import ResolvedFilters
 from harvester.http import ApiClient
 from harvester.windows import Window
 
@@ -26,19 +27,30 @@ SURVEY_EXISTS_FILTER: dict[str, Any] = {
 }
 
 
-def details_query_body(window: Window, page_number: int) -> dict[str, Any]:
+def details_query_body(
+    window: Window, page_number: int, filters: ResolvedFilters | None = None
+) -> dict[str, Any]:
     """Build the query for one page of a window's survey-bearing conversations."""
-    return {
+    survey_filter = dict(SURVEY_EXISTS_FILTER)
+    body: dict[str, Any] = {
         "interval": window.query_interval(),
         "order": "asc",
         "orderBy": "conversationStart",
-        "surveyFilters": [SURVEY_EXISTS_FILTER],
+        "surveyFilters": [survey_filter],
         "paging": {"pageSize": PAGE_SIZE, "pageNumber": page_number},
     }
+    if filters is not None:
+        clauses = filters.survey_clauses()
+        if clauses:
+            survey_filter["clauses"] = clauses
+        segment_filters = filters.segment_filters()
+        if segment_filters:
+            body["segmentFilters"] = segment_filters
+    return body
 
 
 async def window_conversations(
-    client: ApiClient, window: Window
+    client: ApiClient, window: Window, filters: ResolvedFilters | None = None
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the window's conversations page by page, each conversation once.
 
@@ -53,7 +65,9 @@ async def window_conversations(
         page_number = 1
         while True:
             response = await client.post(
-                DETAILS_QUERY_PATH, "details_query", details_query_body(window, page_number)
+                DETAILS_QUERY_PATH,
+                "details_query",
+                details_query_body(window, page_number, filters),
             )
             total_hits = int(response.get("totalHits") or 0)
             if total_hits > MAX_QUERY_RESULTS:

@@ -25,6 +25,7 @@ from harvester.checkpoint import (
 )
 from harvester.details import window_conversations
 from harvester.errors import InputError
+from harvester.filters import ResolvedFilters, resolve_filters
 from harvester.http import ApiClient, build_limiter, build_session
 from harvester.limits import read_token_rate
 from harvester.records import normalize_survey_status, parse_timestamp
@@ -282,8 +283,9 @@ class Export:
         )
         async with build_session(self._options.concurrency) as session:
             client = await self._open_client(session)
+            filters = await resolve_filters(client, self._options.filters)
             resolver = ConversationResolver(client, self._clock, self._options.detail)
-            await self._pipeline(client, resolver, writer, pending, written)
+            await self._pipeline(client, resolver, writer, pending, written, filters)
         return ExportResult(
             out, complete=checkpoint.complete, resumed=resumed, already_complete=False
         )
@@ -327,12 +329,14 @@ class Export:
         writer: Writer,
         pending: list[Window],
         written: dict[str, set[str]],
+        filters: ResolvedFilters,
     ) -> None:
         work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self._options.concurrency * 4)
 
         async def produce() -> None:
             for window in pending:
-                count = await self._enumerate(client, window, written.pop(window.day, set()), work)
+                dispatched = written.pop(window.day, set())
+                count = await self._enumerate(client, window, dispatched, work, filters)
                 await writer.queue.put(WindowEnumerated(window.index, count))
                 logger.info(
                     "day %s enumerated: %d conversations with selected surveys", window.day, count
@@ -360,11 +364,12 @@ class Export:
         window: Window,
         dispatched: set[str],
         work: asyncio.Queue[WorkItem | None],
+        filters: ResolvedFilters,
     ) -> int:
         """Queue the window's conversations with surveys to export; return how many were queued."""
         count = 0
         statuses = self._options.statuses
-        async for page in window_conversations(client, window):
+        async for page in window_conversations(client, window, filters):
             for conversation in page:
                 started = conversation.get("conversationStart")
                 if not isinstance(started, str) or not window.contains(parse_timestamp(started)):
@@ -374,6 +379,8 @@ class Export:
                 for listed in conversation.get("surveys") or []:
                     survey_id = listed.get("surveyId")
                     if not isinstance(survey_id, str) or survey_id in dispatched:
+                        continue
+                    if not filters.accepts(listed):
                         continue
                     status = normalize_survey_status(listed.get("surveyStatus")) or "unknown"
                     if status not in statuses:

@@ -72,6 +72,77 @@ class Endpoints:
     login_url: str
 
 
+SURVEY_TYPES = ("Web", "Voice")
+#: Media types of analytics segments (``mediaType`` of ``AnalyticsSession``).
+MEDIA_TYPES = (
+    "voice",
+    "chat",
+    "email",
+    "callback",
+    "cobrowse",
+    "video",
+    "screenshare",
+    "message",
+    "unknown",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """Filters as the user gave them: ids or names, not yet resolved."""
+
+    queues: tuple[str, ...] = ()
+    survey_forms: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    survey_types: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+
+    def fingerprint_params(self) -> dict[str, list[str]]:
+        """Return the filters in a stable form for the run's fingerprint."""
+        return {field.name: sorted(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+    @property
+    def empty(self) -> bool:
+        """Whether no filter is set."""
+        return not any(getattr(self, field.name) for field in dataclasses.fields(self))
+
+
+def parse_filter_spec(
+    *,
+    queues: list[str] | None,
+    survey_forms: list[str] | None,
+    agents: list[str] | None,
+    survey_types: list[str] | None,
+    media_types: list[str] | None,
+) -> FilterSpec:
+    """Validate the filter options that have a fixed set of values."""
+    types = tuple(_choose(value, SURVEY_TYPES, "--survey-type") for value in survey_types or [])
+    media = tuple(_choose(value, MEDIA_TYPES, "--media-type") for value in media_types or [])
+    return FilterSpec(
+        queues=tuple(_non_empty(value, "--queue") for value in queues or []),
+        survey_forms=tuple(_non_empty(value, "--survey-form") for value in survey_forms or []),
+        agents=tuple(_non_empty(value, "--agent") for value in agents or []),
+        survey_types=types,
+        media_types=media,
+    )
+
+
+def _non_empty(value: str, option: str) -> str:
+    if not value.strip():
+        msg = f"invalid {option} {value!r}: give an id or a name"
+        raise InputError(msg)
+    return value.strip()
+
+
+def _choose(value: str, choices: tuple[str, ...], option: str) -> str:
+    by_lower = {choice.lower(): choice for choice in choices}
+    choice = by_lower.get(value.strip().lower())
+    if choice is None:
+        msg = f"invalid {option} {value!r}; valid values: {', '.join(choices)}"
+        raise InputError(msg)
+    return choice
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ExportOptions:
     """What to export and how fast, already validated."""
@@ -81,6 +152,7 @@ class ExportOptions:
     out: Path
     statuses: frozenset[str] = frozenset({"Finished"})
     detail: str = "full"
+    filters: FilterSpec = FilterSpec()
     concurrency: int = 8
     #: Requests per minute; ``None`` reads the org's per-token limit at the start of the run.
     rate_per_minute: float | None = None
@@ -98,6 +170,7 @@ class ExportOptions:
             "to": format_timestamp(self.end),
             "statuses": sorted(self.statuses),
             "detail": self.detail,
+            "filters": self.filters.fingerprint_params(),
             "apiHost": urlsplit(endpoints.api_url).netloc,
         }
 

@@ -115,6 +115,9 @@ class Routes:
         )
 
         router.add_get(
+            "/api/v2/quality/forms/surveys", self.survey_forms_list, name="survey_form_list"
+        )
+        router.add_get(
             "/api/v2/quality/forms/surveys/bulk", self.survey_forms_bulk, name="survey_form_bulk"
         )
         router.add_get(
@@ -318,6 +321,18 @@ class Routes:
         if form is None or form not in self.org.survey_forms:
             raise not_found(f"Survey form {form_id} was not found.")
         return json_response(survey_form_json(form))
+
+    async def survey_forms_list(self, request: web.Request) -> web.Response:
+        """``GET /api/v2/quality/forms/surveys?name=``: a ``SurveyFormEntityListing`` sorted by name."""
+        query = request.query
+        size, number = paging(query, self.config.list_max_page_size)
+        name = query.get("name")
+        forms = [form for form in self.org.survey_forms if not name or _name_matches(form.name, name)]
+        forms.sort(key=lambda form: (form.name.lower(), form.id))
+        entities = [survey_form_json(form) for form in forms]
+        return json_response(
+            entity_listing("/api/v2/quality/forms/surveys", query, entities, size, number)
+        )
 
     async def survey_forms_bulk(self, request: web.Request) -> web.Response:
         """``GET /api/v2/quality/forms/surveys/bulk?id=...``: a ``SurveyFormEntityListing``."""

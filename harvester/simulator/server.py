@@ -42,6 +42,7 @@ CORRELATION_ID: Final = web.RequestKey("correlation_id", str)
 #: Route names that share an endpoint name with another route.
 _ROUTE_ENDPOINTS: Final[dict[str, str]] = {
     "survey_form_bulk": "survey_form",
+    "survey_form_list": "survey_form",
     "survey_form_contexts": "survey_form",
 }
 _SIM_ROUTES: Final[frozenset[str]] = frozenset({"sim_stats", "sim_expected"})
@@ -132,9 +133,7 @@ class Simulator:
         site = web.TCPSite(runner, HOST, self.config.port)
         await site.start()
         self._runner = runner
-        server = site._server  # aiohttp exposes the bound port only through the server
-        assert isinstance(server, asyncio.base_events.Server)
-        self._port = int(server.sockets[0].getsockname()[1])
+        self._port = int(runner.addresses[0][1])
         logger.info("simulator listening on %s", self.base_url)
 
     async def stop(self) -> None:
