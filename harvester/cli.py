@@ -22,7 +22,7 @@ from harvester.errors import (
     OutputError,
     RunInterrupted,
 )
-from harvester.pipeline import ExportResult, run_export
+from harvester.pipeline import ExportResult, estimate_export, run_export
 from harvester.progress import format_duration, show_progress
 from harvester.settings import (
     ENV_REGION,
@@ -281,6 +281,12 @@ def export(
             help="Octal permissions of output files; the default keeps customer comments readable by the owner only."
         ),
     ] = "600",
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Count what the export would fetch, from analytics only, and print the requests and time per detail level; writes nothing."
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     progress: Annotated[
         bool | None,
@@ -322,9 +328,40 @@ def export(
     except InputError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
 
+    if dry_run:
+        execute_dry_run(credentials, endpoints, options)
+        return
     show = sys.stderr.isatty() if progress is None else progress
     result, stats = execute_export(credentials, endpoints, options, progress=show)
     _print_summary(result, stats)
+
+
+def execute_dry_run(credentials: Credentials, endpoints: Endpoints, options: ExportOptions) -> None:
+    """Count what the export would fetch and print the cost of each detail level."""
+    stats = RunStats()
+    try:
+        estimate = run_async(estimate_export(credentials, endpoints, options, stats=stats))
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    except RunInterrupted:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except ApiError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
+    rate = stats.rate_per_minute
+    typer.echo(
+        f"Dry run over {estimate.days} days: {estimate.conversations:,} conversations, "
+        f"{estimate.surveys:,} surveys to export, {estimate.evaluations:,} evaluations "
+        f"({estimate.details_pages:,} details pages read, {stats.requests:,} requests made)"
+    )
+    if stats.skipped_statuses:
+        skipped = ", ".join(
+            f"{status} {count:,}" for status, count in stats.skipped_statuses.most_common()
+        )
+        typer.echo(f"  surveys not selected because of their status: {skipped}")
+    typer.echo(f"  {'detail':<8} {'requests':>10}  time at {rate:g} requests per minute")
+    for level, requests, seconds in estimate.table(rate):
+        marker = "  <- --detail" if level == options.detail else ""
+        typer.echo(f"  {level:<8} {requests:>10,}  {format_duration(seconds)}{marker}")
 
 
 def _validate_file_mb(value: int) -> int:

@@ -50,14 +50,17 @@ def details_query_body(
 
 
 async def window_conversations(
-    client: ApiClient, window: Window, filters: ResolvedFilters | None = None
+    client: ApiClient,
+    window: Window,
+    filters: ResolvedFilters | None = None,
+    pages: list[int] | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the window's conversations page by page, each conversation once.
 
     Page-number paging over live data can shift a conversation from one page to another while
     the pages are read. The number of distinct conversations is compared with ``totalHits``,
     and a window that fell short is read again from page 1; conversations already yielded are
-    not yielded twice.
+    not yielded twice. ``pages``, when given, receives a 1 per page read.
     """
     seen: set[str] = set()
     total_hits = 0
@@ -69,6 +72,8 @@ async def window_conversations(
                 "details_query",
                 details_query_body(window, page_number, filters),
             )
+            if pages is not None:
+                pages.append(1)
             total_hits = int(response.get("totalHits") or 0)
             if total_hits > MAX_QUERY_RESULTS:
                 msg = (

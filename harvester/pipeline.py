@@ -8,7 +8,7 @@ import fcntl
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from harvester.checkpoint import (
 )
 from harvester.details import window_conversations
 from harvester.errors import InputError
+from harvester.estimate import Estimate
 from harvester.filters import ResolvedFilters, resolve_filters
 from harvester.http import ApiClient, build_limiter, build_session
 from harvester.limits import read_token_rate
@@ -336,7 +337,7 @@ class Export:
         async def produce() -> None:
             for window in pending:
                 dispatched = written.pop(window.day, set())
-                count = await self._enumerate(client, window, dispatched, work, filters)
+                count = await self._enumerate(client, window, dispatched, work.put, filters)
                 await writer.queue.put(WindowEnumerated(window.index, count))
                 logger.info(
                     "day %s enumerated: %d conversations with selected surveys", window.day, count
@@ -363,13 +364,17 @@ class Export:
         client: ApiClient,
         window: Window,
         dispatched: set[str],
-        work: asyncio.Queue[WorkItem | None],
+        emit: Callable[[WorkItem], Awaitable[None]],
         filters: ResolvedFilters,
+        pages: list[int] | None = None,
     ) -> int:
-        """Queue the window's conversations with surveys to export; return how many were queued."""
+        """Pass the window's conversations with surveys to export to ``emit``; return how many.
+
+        ``pages``, when given, collects the number of details pages read.
+        """
         count = 0
         statuses = self._options.statuses
-        async for page in window_conversations(client, window, filters):
+        async for page in window_conversations(client, window, filters, pages):
             for conversation in page:
                 started = conversation.get("conversationStart")
                 if not isinstance(started, str) or not window.contains(parse_timestamp(started)):
@@ -389,9 +394,25 @@ class Export:
                     dispatched.add(survey_id)
                     selected.append(listed)
                 if selected:
-                    await work.put(WorkItem(window, conversation, selected))
+                    await emit(WorkItem(window, conversation, selected))
                     count += 1
         return count
+
+    async def estimate(self) -> Estimate:
+        """Count what the export would fetch, reading only analytics; nothing is written."""
+        estimate = Estimate(days=len(self.windows))
+        pages: list[int] = []
+
+        async def count(item: WorkItem) -> None:
+            estimate.add(item.conversation, item.surveys)
+
+        async with build_session(self._options.concurrency) as session:
+            client = await self._open_client(session)
+            filters = await resolve_filters(client, self._options.filters)
+            for window in self.windows:
+                await self._enumerate(client, window, set(), count, filters, pages)
+        estimate.details_pages = sum(pages)
+        return estimate
 
 
 async def run_export(
@@ -410,3 +431,18 @@ async def run_export(
         credentials, endpoints, options, stats=stats or RunStats(), policy=policy or RetryPolicy()
     )
     return await export.run()
+
+
+async def estimate_export(
+    credentials: Credentials,
+    endpoints: Endpoints,
+    options: ExportOptions,
+    *,
+    stats: RunStats | None = None,
+    policy: RetryPolicy | None = None,
+) -> Estimate:
+    """Count what exporting ``options`` would fetch, from the analytics API alone."""
+    export = Export(
+        credentials, endpoints, options, stats=stats or RunStats(), policy=policy or RetryPolicy()
+    )
+    return await export.estimate()
