@@ -38,6 +38,8 @@ class Checkpoint:
     journal_bytes: int = 0
     complete: bool = False
     counters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Analytics details jobs in use, by day, so a resumed run re-attaches instead of resubmitting.
+    jobs: dict[str, str] = dataclasses.field(default_factory=dict)
     started_at: str = ""
     updated_at: str = ""
 

@@ -40,6 +40,7 @@ from harvester.settings import (
     validate_detail,
     validate_range,
     validate_rate,
+    validate_source,
 )
 from harvester.simulator.command import simulate
 from harvester.stats import RunStats
@@ -281,6 +282,12 @@ def export(
             help="Octal permissions of output files; the default keeps customer comments readable by the owner only."
         ),
     ] = "600",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="How to find conversations: query (synchronous details query), jobs (analytics details jobs, meant for bulk history) or auto (jobs before the data-availability watermark, the query after it)."
+        ),
+    ] = "auto",
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -309,6 +316,7 @@ def export(
             out=out,
             statuses=normalize_statuses(status),
             detail=validate_detail(detail),
+            source=validate_source(source),
             filters=parse_filter_spec(
                 queues=queue,
                 survey_forms=survey_form,

@@ -123,9 +123,20 @@ class ApiClient:
         return await self.request("POST", path, endpoint, body=body)
 
     async def request(
-        self, method: str, path: str, endpoint: str, *, params: Params = None, body: object = None
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: Params = None,
+        body: object = None,
+        max_attempts: int | None = None,
     ) -> Any:
-        """Send one API request with retries; see :mod:`harvester.errors` for what it raises."""
+        """Send one API request with retries; see :mod:`harvester.errors` for what it raises.
+
+        ``max_attempts`` lowers the policy's bound on transient failures, for requests that
+        may have taken effect even though their response was lost.
+        """
         refreshes = 0
 
         async def attempt() -> Any:
@@ -152,13 +163,20 @@ class ApiClient:
                 await self.auth.refresh(token)
                 raise RetriableError("token refused", status=401, endpoint=endpoint) from None
 
-        return await self._with_retries(endpoint, attempt, describe=f"{method} {path}")
+        return await self._with_retries(
+            endpoint, attempt, describe=f"{method} {path}", max_attempts=max_attempts
+        )
 
     async def _with_retries(
-        self, endpoint: str, attempt: Callable[[], Awaitable[T]], describe: str | None = None
+        self,
+        endpoint: str,
+        attempt: Callable[[], Awaitable[T]],
+        describe: str | None = None,
+        max_attempts: int | None = None,
     ) -> T:
         started = time.monotonic()
         failures = 0
+        attempts = min(max_attempts or self._policy.max_attempts, self._policy.max_attempts)
         label = describe or endpoint
         while True:
             await self._gate.wait()
@@ -189,7 +207,7 @@ class ApiClient:
                     self._stats.retries += 1
                     continue
                 failures += 1
-                if failures >= self._policy.max_attempts:
+                if failures >= attempts:
                     msg = f"{label} failed {failures} times in a row; last error: {exc}"
                     raise RetriesExhaustedError(
                         msg,
@@ -205,7 +223,7 @@ class ApiClient:
                     label,
                     delay,
                     failures,
-                    self._policy.max_attempts,
+                    attempts,
                     exc,
                 )
                 self._stats.retries += 1

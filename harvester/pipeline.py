@@ -23,10 +23,9 @@ from harvester.checkpoint import (
     checkpoint_path,
     load_checkpoint,
 )
-from harvester.details import window_conversations
 from harvester.errors import InputError
 from harvester.estimate import Estimate
-from harvester.filters import ResolvedFilters, resolve_filters
+from harvester.filters import resolve_filters
 from harvester.http import ApiClient, build_limiter, build_session
 from harvester.limits import read_token_rate
 from harvester.records import normalize_survey_status, parse_timestamp
@@ -46,9 +45,10 @@ from harvester.sink import (
     remove_outputs,
     restore_files,
 )
+from harvester.sources import ConversationSource
 from harvester.stats import RunStats
 from harvester.windows import Window, split_days
-from harvester.writer import ConversationDone, Stop, WindowEnumerated, Writer
+from harvester.writer import ConversationDone, JobChanged, Stop, WindowEnumerated, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ class Export:
             lengths=checkpoint.files,
             max_file_bytes=self._options.max_file_bytes,
             file_mode=self._options.file_mode,
+            compress=self._options.compress,
         )
         journal = AppendFile(journal_path, checkpoint.journal_bytes, self._options.file_mode)
         writer = Writer(
@@ -285,8 +286,20 @@ class Export:
         async with build_session(self._options.concurrency) as session:
             client = await self._open_client(session)
             filters = await resolve_filters(client, self._options.filters)
+
+            async def record_job(day: str, job_id: str | None) -> None:
+                await writer.queue.put(JobChanged(day, job_id))
+
+            source = await ConversationSource.open(
+                client,
+                filters,
+                self._options.source,
+                jobs=dict(checkpoint.jobs),
+                record_job=record_job,
+                poll_scale=self._policy.time_scale,
+            )
             resolver = ConversationResolver(client, self._clock, self._options.detail)
-            await self._pipeline(client, resolver, writer, pending, written, filters)
+            await self._pipeline(source, resolver, writer, pending, written)
         return ExportResult(
             out, complete=checkpoint.complete, resumed=resumed, already_complete=False
         )
@@ -325,19 +338,18 @@ class Export:
 
     async def _pipeline(
         self,
-        client: ApiClient,
+        source: ConversationSource,
         resolver: ConversationResolver,
         writer: Writer,
         pending: list[Window],
         written: dict[str, set[str]],
-        filters: ResolvedFilters,
     ) -> None:
         work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self._options.concurrency * 4)
 
         async def produce() -> None:
             for window in pending:
                 dispatched = written.pop(window.day, set())
-                count = await self._enumerate(client, window, dispatched, work.put, filters)
+                count = await self._enumerate(source, window, dispatched, work.put)
                 await writer.queue.put(WindowEnumerated(window.index, count))
                 logger.info(
                     "day %s enumerated: %d conversations with selected surveys", window.day, count
@@ -361,20 +373,16 @@ class Export:
 
     async def _enumerate(
         self,
-        client: ApiClient,
+        source: ConversationSource,
         window: Window,
         dispatched: set[str],
         emit: Callable[[WorkItem], Awaitable[None]],
-        filters: ResolvedFilters,
-        pages: list[int] | None = None,
     ) -> int:
-        """Pass the window's conversations with surveys to export to ``emit``; return how many.
-
-        ``pages``, when given, collects the number of details pages read.
-        """
+        """Pass the window's conversations with surveys to export to ``emit``; return how many."""
         count = 0
         statuses = self._options.statuses
-        async for page in window_conversations(client, window, filters, pages):
+        filters = source.filters
+        async for page in source.conversations(window):
             for conversation in page:
                 started = conversation.get("conversationStart")
                 if not isinstance(started, str) or not window.contains(parse_timestamp(started)):
@@ -409,8 +417,15 @@ class Export:
         async with build_session(self._options.concurrency) as session:
             client = await self._open_client(session)
             filters = await resolve_filters(client, self._options.filters)
+            source = await ConversationSource.open(
+                client,
+                filters,
+                self._options.source,
+                pages=pages,
+                poll_scale=self._policy.time_scale,
+            )
             for window in self.windows:
-                await self._enumerate(client, window, set(), count, filters, pages)
+                await self._enumerate(source, window, set(), count)
         estimate.details_pages = sum(pages)
         return estimate
 

@@ -48,6 +48,9 @@ ENV_REGION = "GENESYS_CLOUD_REGION"
 ENV_CLIENT_ID = "GENESYS_CLOUD_CLIENT_ID"
 ENV_CLIENT_SECRET = "GENESYS_CLOUD_CLIENT_SECRET"
 
+#: Values of ``--compress``: plain NDJSON parts, or gzip parts (``part-NNNNN.ndjson.gz``).
+COMPRESSIONS = ("none", "gzip")
+
 #: What an export reads: analytics only, plus each survey, plus each evaluation.
 DETAIL_LEVELS = ("summary", "answers", "full")
 
@@ -153,6 +156,9 @@ class ExportOptions:
     statuses: frozenset[str] = frozenset({"Finished"})
     detail: str = "full"
     filters: FilterSpec = FilterSpec()
+    #: ``auto``, ``query`` or ``jobs``; not part of the fingerprint, because every source
+    #: yields the same conversations and resume deduplicates by survey id.
+    source: str = "auto"
     concurrency: int = 8
     #: Requests per minute; ``None`` reads the org's per-token limit at the start of the run.
     rate_per_minute: float | None = None
@@ -160,6 +166,8 @@ class ExportOptions:
     rate_period: float = 60.0
     restart: bool = False
     max_file_bytes: int = 256 * 1024 * 1024
+    #: Compression of the part files: ``none`` or ``gzip``.
+    compress: str = "none"
     file_mode: int = 0o600
     checkpoint_interval: float = 5.0
 
@@ -172,6 +180,7 @@ class ExportOptions:
             "detail": self.detail,
             "filters": self.filters.fingerprint_params(),
             "apiHost": urlsplit(endpoints.api_url).netloc,
+            "compress": self.compress,
         }
 
     def fingerprint(self, endpoints: Endpoints) -> str:
@@ -329,6 +338,24 @@ def validate_detail(value: str) -> str:
         msg = f"invalid --detail {value!r}; valid levels: {', '.join(DETAIL_LEVELS)}"
         raise InputError(msg)
     return level
+
+
+def validate_compress(value: str) -> str:
+    """Reject an unknown ``--compress`` value."""
+    compress = value.strip().lower()
+    if compress not in COMPRESSIONS:
+        msg = f"invalid --compress {value!r}; valid values: {', '.join(COMPRESSIONS)}"
+        raise InputError(msg)
+    return compress
+
+
+def validate_source(value: str) -> str:
+    """Reject an unknown ``--source``."""
+    source = value.strip().lower()
+    if source not in ("auto", "query", "jobs"):
+        msg = f"invalid --source {value!r}; valid sources: auto, query, jobs"
+        raise InputError(msg)
+    return source
 
 
 def validate_concurrency(value: int) -> int:

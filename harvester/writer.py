@@ -13,6 +13,7 @@ import orjson
 
 from harvester.checkpoint import Checkpoint, save_checkpoint
 from harvester.errors import OutputError
+from harvester.manifest import OutputTally, save_manifest
 from harvester.resolve import OutputLine
 from harvester.sink import AppendFile, PartitionedSink, partition_dir
 from harvester.stats import RunStats
@@ -37,11 +38,19 @@ class WindowEnumerated:
     conversations: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobChanged:
+    """The details job of ``day`` was submitted (``job_id``) or deleted (``None``)."""
+
+    day: str
+    job_id: str | None
+
+
 class Stop:
     """No more messages will come."""
 
 
-Message = ConversationDone | WindowEnumerated | Stop
+Message = ConversationDone | WindowEnumerated | JobChanged | Stop
 
 
 class Writer:
@@ -75,6 +84,9 @@ class Writer:
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=256)
         self._expected: dict[int, int] = {}
         self._done: dict[int, int] = {}
+        self._tally = OutputTally.resume(
+            checkpoint.counters, days_done=checkpoint.windows_done, now=clock()
+        )
         self._dirty = False
         self._failed = False
 
@@ -90,7 +102,9 @@ class Writer:
                     message = self.queue.get_nowait()
                 except asyncio.QueueEmpty:
                     # Wait for the next message, but no longer than the next checkpoint is due.
-                    timeout = self._interval - (time.monotonic() - last_save) if self._dirty else None
+                    timeout = (
+                        self._interval - (time.monotonic() - last_save) if self._dirty else None
+                    )
                     try:
                         message = await asyncio.wait_for(self.queue.get(), timeout=timeout)
                     except TimeoutError:
@@ -106,7 +120,15 @@ class Writer:
                 self.save()
             self._close()
 
-    def _apply(self, message: ConversationDone | WindowEnumerated) -> None:
+    def _apply(self, message: ConversationDone | WindowEnumerated | JobChanged) -> None:
+        if isinstance(message, JobChanged):
+            if message.job_id is None:
+                self._checkpoint.jobs.pop(message.day, None)
+            else:
+                self._checkpoint.jobs[message.day] = message.job_id
+            # A job id only helps a resumed run if it is on disk before the run can die.
+            self.save()
+            return
         if isinstance(message, WindowEnumerated):
             self._expected[message.window_index] = message.conversations
         else:
@@ -124,10 +146,12 @@ class Writer:
                         "surveys", "completed_date", completed[:10] if completed else None
                     )
                     self._stats.surveys_written += 1
+                    self._tally.count(folder)
                 else:
                     started = line.record.get("conversationStart") or message.day
                     folder = partition_dir("errors", "conversation_date", started[:10])
                     self._stats.errors_written += 1
+                    self._tally.count(folder, str(line.record.get("kind")))
                 self._sink.write(folder, data)
             handled = dict.fromkeys(line.survey_id for line in message.lines)
             self._journal.write(
@@ -159,7 +183,7 @@ class Writer:
             self.save()
 
     def save(self) -> None:
-        """Make all writes durable, then replace the checkpoint."""
+        """Make all writes durable, then replace the checkpoint, then the manifest."""
         try:
             files = self._sink.sync()
             self._journal.sync()
@@ -174,12 +198,11 @@ class Writer:
         checkpoint.counters = {
             "surveysWritten": self._stats.surveys_written,
             "errorsWritten": self._stats.errors_written,
-            "requests": self._stats.requests,
-            "retries": self._stats.retries,
-            "rateLimited": self._stats.rate_limited,
             "skippedStatuses": dict(self._stats.skipped_statuses),
+            **self._tally.counters(self._stats),
         }
         save_checkpoint(self._out, checkpoint, self._file_mode)
+        save_manifest(self._out, self._tally.manifest(checkpoint, self._stats), self._file_mode)
         self._dirty = False
         logger.debug(
             "checkpoint: %d of %d days complete, %d surveys written",

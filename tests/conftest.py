@@ -12,7 +12,7 @@ import pytest
 from harvester.simulator import SimConfig, Simulator
 
 #: A small org keeps tests fast; every other knob keeps its default.
-SMALL_ORG: dict[str, Any] = {"seed": 7, "surveys_per_day": 40}
+SMALL_ORG: dict[str, Any] = {"seed": 7, "surveys_per_day": 40, "job_run_seconds": 0.05}
 
 MakeSimulator = Callable[..., Awaitable[Simulator]]
 

@@ -24,7 +24,13 @@ FAST_RETRIES = RetryPolicy(time_scale=0.001)
 
 
 async def _export(simulator: Simulator, out: Path, **overrides: Any) -> RunStats:
-    values: dict[str, Any] = {"start": START, "end": END, "out": out, "rate_per_minute": 100_000}
+    values: dict[str, Any] = {
+        "start": START,
+        "end": END,
+        "out": out,
+        "rate_per_minute": 100_000,
+        "source": "query",
+    }
     values.update(overrides)
     stats = RunStats()
     endpoints = Endpoints(api_url=simulator.base_url, login_url=simulator.base_url)

@@ -24,7 +24,9 @@ async def test_dry_run_matches_export(make_simulator: MakeSimulator, tmp_path: P
     """The dry run's surveys, evaluations and pages equal what the full export reads."""
     simulator = await make_simulator(rate_limit_per_minute=0)
     endpoints = Endpoints(api_url=simulator.base_url, login_url=simulator.base_url)
-    options = ExportOptions(start=START, end=END, out=tmp_path / "out", rate_per_minute=100_000)
+    options = ExportOptions(
+        start=START, end=END, out=tmp_path / "out", rate_per_minute=100_000, source="query"
+    )
     policy = RetryPolicy(time_scale=0.001)
 
     estimate = await estimate_export(CREDENTIALS, endpoints, options, policy=policy)
@@ -64,6 +66,8 @@ def test_dry_run_command_prints_levels(tmp_path: Path) -> None:
                 "--rate",
                 "300",
                 "--dry-run",
+                "--source",
+                "query",
             ],
             env={
                 "GENESYS_CLOUD_CLIENT_ID": "sim-client",

@@ -26,7 +26,9 @@ FAST_RETRIES = RetryPolicy(time_scale=0.01)
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(SimConfig(seed=11, surveys_per_day=60, rate_limit_per_minute=0))
+    simulator = Simulator(
+        SimConfig(seed=11, surveys_per_day=60, rate_limit_per_minute=0, job_run_seconds=0.05)
+    )
     await simulator.start()
     try:
         yield simulator
@@ -35,7 +37,13 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 def _options(out: Path, **overrides: Any) -> ExportOptions:
-    values: dict[str, Any] = {"start": START, "end": END, "out": out, "rate_per_minute": 100_000}
+    values: dict[str, Any] = {
+        "start": START,
+        "end": END,
+        "out": out,
+        "rate_per_minute": 100_000,
+        "source": "query",
+    }
     values.update(overrides)
     return ExportOptions(**values)
 

@@ -1,0 +1,73 @@
+"""Where a window's conversations come from: the details query or a details job."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from harvester.details import window_conversations
+from harvester.filters import ResolvedFilters
+from harvester.http import ApiClient
+from harvester.jobs import data_availability, job_conversations
+from harvester.windows import Window
+
+logger = logging.getLogger(__name__)
+
+async def _forget(day: str, job_id: str | None) -> None:
+    del day, job_id
+
+
+@dataclasses.dataclass(slots=True)
+class ConversationSource:
+    """Read each window through the query or a job, as ``--source`` and the watermark decide.
+
+    With ``auto``, windows that end before the jobs API's data-availability watermark use jobs,
+    which are meant for bulk history; later windows use the query, which sees recent data.
+    """
+
+    client: ApiClient
+    filters: ResolvedFilters
+    source: str = "query"
+    watermark: datetime | None = None
+    jobs: dict[str, str] = dataclasses.field(default_factory=dict)
+    record_job: Callable[[str, str | None], Awaitable[None]] = _forget
+    poll_scale: float = 1.0
+    #: Receives a 1 per details query page read, for dry runs.
+    pages: list[int] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        client: ApiClient,
+        filters: ResolvedFilters,
+        source: str,
+        **options: Any,
+    ) -> ConversationSource:
+        """Create the source, reading the data-availability watermark when it decides."""
+        watermark = None
+        if source == "auto":
+            watermark = await data_availability(client)
+            logger.info("details jobs hold complete data before %s", watermark.isoformat())
+        return cls(client, filters, source, watermark, **options)
+
+    def uses_jobs(self, window: Window) -> bool:
+        """Return whether ``window`` is read through a details job."""
+        if self.source == "jobs":
+            return True
+        return self.source == "auto" and self.watermark is not None and window.end <= self.watermark
+
+    def conversations(self, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield the window's conversations page by page."""
+        if self.uses_jobs(window):
+            return job_conversations(
+                self.client,
+                window,
+                self.filters,
+                existing_job=self.jobs.get(window.day),
+                record=self.record_job,
+                poll_scale=self.poll_scale,
+            )
+        return window_conversations(self.client, window, self.filters, self.pages)
