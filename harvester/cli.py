@@ -36,6 +36,7 @@ from harvester.settings import (
     parse_moment,
     read_credentials,
     resolve_endpoints,
+    validate_by,
     validate_concurrency,
     validate_detail,
     validate_range,
@@ -282,6 +283,18 @@ def export(
             help="Octal permissions of output files; the default keeps customer comments readable by the owner only."
         ),
     ] = "600",
+    by: Annotated[
+        str,
+        typer.Option(
+            help="What the range selects: start (conversations that started in it; analytics files surveys by that day) or completed (surveys completed in it, scanning conversations from --lookback days earlier)."
+        ),
+    ] = "start",
+    lookback: Annotated[
+        int,
+        typer.Option(
+            help="With --by completed: days before --from whose conversations are scanned (0-366)."
+        ),
+    ] = 14,
     source: Annotated[
         str,
         typer.Option(
@@ -307,6 +320,7 @@ def export(
     try:
         _configure_logging(log_level)
         environ = environment_with_dotenv(env_file, os.environ)
+        by_choice, lookback_days = validate_by(by, lookback)
         start_at = parse_moment(start, "--from")
         end_at = parse_moment(end, "--to")
         validate_range(start_at, end_at, current_time())
@@ -317,6 +331,8 @@ def export(
             statuses=normalize_statuses(status),
             detail=validate_detail(detail),
             source=validate_source(source),
+            by=by_choice,
+            lookback_days=lookback_days,
             filters=parse_filter_spec(
                 queues=queue,
                 survey_forms=survey_form,

@@ -9,7 +9,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from harvester.checkpoint import (
     LOCK_NAME,
     STATE_DIR,
     Checkpoint,
-    checkpoint_path,
     load_checkpoint,
+    save_checkpoint,
 )
 from harvester.errors import InputError
 from harvester.estimate import Estimate
@@ -209,7 +209,12 @@ class Export:
         self.stats = stats
         self._policy = policy
         self._clock = clock
-        self.windows = split_days(options.start, options.end)
+        scan_start = options.start
+        if options.by == "completed":
+            # A survey is completed after its conversation starts, so conversations that
+            # started up to the lookback before the range can hold surveys completed in it.
+            scan_start = options.start - timedelta(days=options.lookback_days)
+        self.windows = split_days(scan_start, options.end)
         stats.windows_total = len(self.windows)
 
     async def run(self) -> ExportResult:
@@ -257,9 +262,11 @@ class Export:
                 self.stats.surveys_written,
             )
         else:
+            # Save the empty checkpoint before deleting or writing anything, so that a run
+            # killed at any later point leaves a folder the same command resumes.
+            save_checkpoint(out, checkpoint, self._options.file_mode)
             remove_outputs(out)
             journal_path.unlink(missing_ok=True)
-            checkpoint_path(out).unlink(missing_ok=True)
 
         pending = self.windows[checkpoint.windows_done :]
         written = read_journal(
@@ -382,6 +389,7 @@ class Export:
         count = 0
         statuses = self._options.statuses
         filters = source.filters
+        by_completion = self._options.by == "completed"
         async for page in source.conversations(window):
             for conversation in page:
                 started = conversation.get("conversationStart")
@@ -399,12 +407,20 @@ class Export:
                     if status not in statuses:
                         self.stats.skipped_statuses[status] += 1
                         continue
+                    if by_completion and not self._completed_in_range(listed):
+                        continue
                     dispatched.add(survey_id)
                     selected.append(listed)
                 if selected:
                     await emit(WorkItem(window, conversation, selected))
                     count += 1
         return count
+
+    def _completed_in_range(self, listed: Mapping[str, Any]) -> bool:
+        completed = listed.get("surveyCompletedDate")
+        if not isinstance(completed, str):
+            return False
+        return self._options.start <= parse_timestamp(completed) < self._options.end
 
     async def estimate(self) -> Estimate:
         """Count what the export would fetch, reading only analytics; nothing is written."""

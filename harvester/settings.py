@@ -159,6 +159,10 @@ class ExportOptions:
     #: ``auto``, ``query`` or ``jobs``; not part of the fingerprint, because every source
     #: yields the same conversations and resume deduplicates by survey id.
     source: str = "auto"
+    #: ``start`` selects surveys by their conversation's start; ``completed`` by completion date.
+    by: str = "start"
+    #: With ``by="completed"``: days before ``start`` whose conversations are scanned.
+    lookback_days: int = 14
     concurrency: int = 8
     #: Requests per minute; ``None`` reads the org's per-token limit at the start of the run.
     rate_per_minute: float | None = None
@@ -179,6 +183,8 @@ class ExportOptions:
             "statuses": sorted(self.statuses),
             "detail": self.detail,
             "filters": self.filters.fingerprint_params(),
+            "by": self.by,
+            "lookbackDays": self.lookback_days if self.by == "completed" else 0,
             "apiHost": urlsplit(endpoints.api_url).netloc,
             "compress": self.compress,
         }
@@ -356,6 +362,18 @@ def validate_source(value: str) -> str:
         msg = f"invalid --source {value!r}; valid sources: auto, query, jobs"
         raise InputError(msg)
     return source
+
+
+def validate_by(value: str, lookback_days: int) -> tuple[str, int]:
+    """Check ``--by`` and ``--lookback``."""
+    by = value.strip().lower()
+    if by not in ("start", "completed"):
+        msg = f"invalid --by {value!r}; valid values: start (conversation start), completed (survey completion)"
+        raise InputError(msg)
+    if not 0 <= lookback_days <= 366:
+        msg = f"invalid --lookback {lookback_days}: give a whole number of days from 0 to 366"
+        raise InputError(msg)
+    return by, lookback_days
 
 
 def validate_concurrency(value: int) -> int:

@@ -108,3 +108,27 @@ async def test_resume_reattaches_to_job(make_simulator: MakeSimulator, tmp_path:
     assert final is not None
     assert final.complete
     assert final.jobs == {}
+
+
+async def test_by_completed_date(make_simulator: MakeSimulator, tmp_path: Path) -> None:
+    """--by completed exports the surveys completed in the range, from conversations up to the lookback earlier."""
+    simulator = await make_simulator(rate_limit_per_minute=0)
+    start = datetime(2025, 3, 10, tzinfo=UTC)
+    end = datetime(2025, 3, 12, tzinfo=UTC)
+    options = _options(
+        tmp_path / "out", "query", start=start, end=end, by="completed", lookback_days=5
+    )
+    await _export(simulator, options)
+
+    scanned = simulator.org.expected_surveys(start - timedelta(days=5), end)
+    expected = {
+        item.survey_id
+        for item in scanned
+        if item.completed_date is not None
+        and start <= item.completed_date < end
+        and not item.deleted
+    }
+    records = read_lines(tmp_path / "out", "surveys")
+    assert {record["surveyId"] for record in records} == expected
+    assert any(record["conversationStart"] < "2025-03-10" for record in records)
+    assert all("2025-03-10" <= record["completedDate"] < "2025-03-12" for record in records)
