@@ -9,9 +9,11 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import typer
 
 from harvester import __version__
@@ -26,6 +28,8 @@ from harvester.pipeline import ExportResult, estimate_export, run_export
 from harvester.progress import format_duration, show_progress
 from harvester.settings import (
     ENV_REGION,
+    UNBOUNDED_END,
+    UNBOUNDED_START,
     Credentials,
     Endpoints,
     ExportOptions,
@@ -34,9 +38,11 @@ from harvester.settings import (
     normalize_statuses,
     parse_filter_spec,
     parse_moment,
+    read_conversation_ids,
     read_credentials,
     resolve_endpoints,
     validate_by,
+    validate_compress,
     validate_concurrency,
     validate_detail,
     validate_range,
@@ -155,6 +161,11 @@ def _print_summary(result: ExportResult, stats: RunStats) -> None:
             f"{status} {count:,}" for status, count in stats.skipped_statuses.most_common()
         )
         typer.echo(f"  surveys not exported because of their status: {skipped}")
+    for conversation_id, statuses in sorted(stats.unselected_conversations.items()):
+        found = ", ".join(statuses) if statuses else "no survey"
+        typer.echo(f"  conversation {conversation_id}: nothing exported; its surveys: {found}")
+    for conversation_id in stats.missing_conversations:
+        typer.echo(f"  conversation {conversation_id}: not found in analytics")
 
 
 def _print_stopped(stats: RunStats, out: Path) -> None:
@@ -190,15 +201,29 @@ def execute_export(
 @app.command()
 def export(
     start: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--from",
             help="Start of the range (inclusive): a date such as 2025-03-01 (midnight UTC) or an ISO-8601 time.",
         ),
-    ],
+    ] = None,
     end: Annotated[
-        str, typer.Option("--to", help="End of the range (exclusive), in the same forms as --from.")
-    ],
+        str | None,
+        typer.Option("--to", help="End of the range (exclusive), in the same forms as --from."),
+    ] = None,
+    conversation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conversation",
+            help="Export the surveys of this conversation instead of a date range; repeatable.",
+        ),
+    ] = None,
+    conversations_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file of conversation ids, one per line, to export instead of a date range."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder; created when missing.")] = Path(
         "harvester-out"
     ),
@@ -277,6 +302,12 @@ def export(
     max_file_mb: Annotated[
         int, typer.Option(help="Start a new part file once one reaches this many MiB.")
     ] = 256,
+    compress: Annotated[
+        str,
+        typer.Option(
+            help="Compression of the part files: none, or gzip (part-NNNNN.ndjson.gz, which DuckDB and Spark read as they are)."
+        ),
+    ] = "none",
     file_mode: Annotated[
         str,
         typer.Option(
@@ -321,10 +352,10 @@ def export(
         _configure_logging(log_level)
         environ = environment_with_dotenv(env_file, os.environ)
         by_choice, lookback_days = validate_by(by, lookback)
-        start_at = parse_moment(start, "--from")
-        end_at = parse_moment(end, "--to")
-        validate_range(start_at, end_at, current_time())
+        conversation_ids = read_conversation_ids(conversation, conversations_file)
+        start_at, end_at = _export_range(start, end, bool(conversation_ids))
         options = ExportOptions(
+            conversation_ids=conversation_ids,
             start=start_at,
             end=end_at,
             out=out,
@@ -345,6 +376,7 @@ def export(
             rate_period=rate_period,
             restart=restart,
             max_file_bytes=_validate_file_mb(max_file_mb) * 1024 * 1024,
+            compress=validate_compress(compress),
             file_mode=_parse_file_mode(file_mode),
         )
         endpoints = resolve_endpoints(region or environ.get(ENV_REGION), api_url, login_url)
@@ -386,6 +418,27 @@ def execute_dry_run(credentials: Credentials, endpoints: Endpoints, options: Exp
     for level, requests, seconds in estimate.table(rate):
         marker = "  <- --detail" if level == options.detail else ""
         typer.echo(f"  {level:<8} {requests:>10,}  {format_duration(seconds)}{marker}")
+
+
+def _export_range(
+    start: str | None, end: str | None, has_conversations: bool
+) -> tuple[datetime, datetime]:
+    """Validate --from and --to, which a list of conversations replaces."""
+    if has_conversations:
+        if start is not None or end is not None:
+            raise InputError(
+                "--from and --to do not combine with --conversation or --conversations-file; give one or the other"
+            )
+        return UNBOUNDED_START, UNBOUNDED_END
+    if start is None or end is None:
+        missing = "--from" if start is None else "--to"
+        raise InputError(
+            f"missing {missing}: give a range with --from and --to, or conversations with --conversation"
+        )
+    start_at = parse_moment(start, "--from")
+    end_at = parse_moment(end, "--to")
+    validate_range(start_at, end_at, current_time())
+    return start_at, end_at
 
 
 def _validate_file_mb(value: int) -> int:
@@ -433,6 +486,163 @@ def demo(
 def version() -> None:
     """Print the harvester's version."""
     typer.echo(__version__)
+
+
+SCHEMA_FORMATS = ("json-schema", "duckdb", "spark")
+
+
+@app.command()
+def schema(
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json-schema (a JSON Schema document), duckdb (the columns struct of read_json) or spark (a DDL string for spark.read.schema).",
+        ),
+    ] = "json-schema",
+    table: Annotated[
+        str, typer.Option(help="surveys (the survey records) or errors (the error lines).")
+    ] = "surveys",
+) -> None:
+    """Print the schema of the output records for JSON Schema, DuckDB or Spark."""
+    from harvester import schema as output_schema
+
+    if output_format not in SCHEMA_FORMATS:
+        raise _fail(
+            f"invalid --format {output_format!r}; valid formats: {', '.join(SCHEMA_FORMATS)}",
+            EXIT_BAD_INPUT,
+        )
+    chosen = output_schema.TABLES.get(table)
+    if chosen is None:
+        raise _fail(
+            f"invalid --table {table!r}; valid tables: {', '.join(output_schema.TABLES)}",
+            EXIT_BAD_INPUT,
+        )
+    if output_format == "json-schema":
+        document = output_schema.json_schema(chosen)
+        typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    elif output_format == "duckdb":
+        typer.echo(output_schema.duckdb_columns(chosen))
+    else:
+        typer.echo(output_schema.spark_ddl(chosen))
+
+
+@app.command()
+def verify(
+    out: Annotated[Path, typer.Argument(help="Output folder of an export.")],
+) -> None:
+    """Check an export folder: complete, every line valid, no survey twice, counts as in the manifest.
+
+    Exits with 0 when every check passes, 1 with the list of problems otherwise.
+    """
+    from harvester.verify import verify_folder
+
+    try:
+        result = verify_folder(out)
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    if result.ok:
+        typer.echo(
+            f"OK: {out} holds a complete export; {result.lines['surveys']:,} survey lines and "
+            f"{result.lines['errors']:,} error lines in {result.files:,} files match the schema, "
+            "the checkpoint and the manifest."
+        )
+        return
+    typer.echo(f"{out}: {result.problem_count:,} problems")
+    for problem in result.problems:
+        typer.echo(f"  {problem}")
+    hidden = result.problem_count - len(result.problems)
+    if hidden:
+        typer.echo(f"  ... and {hidden:,} more")
+    raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def status(
+    out: Annotated[Path, typer.Argument(help="Output folder of an export.")],
+) -> None:
+    """Show how far the export in a folder got, from its checkpoint and manifest."""
+    from harvester.status import read_status
+
+    try:
+        found = read_status(out, current_time())
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    state = found.state
+    if found.running_pid is not None:
+        state = f"running (process {found.running_pid})"
+    elif state == "stopped":
+        state = "stopped; run the same export command to resume"
+    params = found.parameters
+    rows = [
+        ("state", state),
+        ("range", f"{params.get('from')} to {params.get('to')}, detail {params.get('detail')}"),
+        ("days", f"{found.days_done} of {found.days_total} done"),
+        ("surveys", f"{found.surveys:,}"),
+        ("error lines", f"{found.errors:,}"),
+        ("requests", f"{found.requests:,}"),
+        ("started", found.started_at),
+        ("last update", f"{found.updated_at} ({format_duration(found.since_update)} ago)"),
+    ]
+    if found.eta_seconds is not None and found.rate is not None:
+        remaining = found.days_total - found.days_done
+        rows.append(
+            (
+                "remaining",
+                f"about {format_duration(found.eta_seconds)} for {remaining} days at the last "
+                f"rate of {found.rate * 3600:.1f} days per hour",
+            )
+        )
+    elif found.state != "complete":
+        rows.append(("remaining", f"{found.days_total - found.days_done} days; no rate yet"))
+    typer.echo(f"{out}")
+    for label, value in rows:
+        typer.echo(f"  {label:<12} {value}")
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Argument(help="Output folder of an export.")],
+    html_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report as one self-contained HTML page with SVG charts to this file.",
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option(help="Queues and agents to show, those with the most responses first.")
+    ] = 10,
+) -> None:
+    """Summarize CSAT and NPS by ISO week, queue and agent, and CSAT against evaluation score."""
+    try:
+        from harvester.report import build_report, format_report
+        from harvester.report_html import render_html
+    except ImportError as exc:
+        if exc.name != "duckdb":
+            raise
+        raise _fail(
+            "harvester report needs DuckDB; install it with: pip install 'harvester[report]'",
+            EXIT_BAD_INPUT,
+        ) from None
+    if not (out / "surveys").is_dir():
+        raise _fail(
+            f"no survey output in {str(out)!r}; give the --out folder of an export",
+            EXIT_BAD_INPUT,
+        )
+    if not 1 <= top <= 1000:
+        raise _fail(f"invalid --top {top}: give a whole number from 1 to 1000", EXIT_BAD_INPUT)
+    summary = build_report(out, top=top)
+    typer.echo(format_report(summary))
+    if html_file is not None:
+        try:
+            html_file.write_text(render_html(summary), encoding="utf-8")
+        except OSError as exc:
+            raise _fail(
+                f"writing {html_file} failed: {exc.strerror or exc}; choose another --html path",
+                EXIT_FAILED,
+            ) from None
+        typer.echo(f"\nHTML report written to {html_file}")
 
 
 def main() -> None:

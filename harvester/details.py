@@ -113,3 +113,25 @@ async def window_conversations(
         total_hits,
         MAX_RESCANS + 1,
     )
+
+
+async def conversations_by_id(
+    client: ApiClient, window: Window, missing: list[str] | None = None
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Yield the window's given conversations, read by id in one request.
+
+    Ids analytics does not know are appended to ``missing``.
+    """
+    ids = ",".join(window.conversation_ids)
+    response = await client.get(
+        "/api/v2/analytics/conversations/details", "details_get", [("id", ids)]
+    )
+    conversations = (response or {}).get("conversations") or []
+    found = {item.get("conversationId") for item in conversations}
+    for conversation_id in window.conversation_ids:
+        if conversation_id not in found:
+            logger.warning("conversation %s not found in analytics", conversation_id)
+            if missing is not None:
+                missing.append(conversation_id)
+    if conversations:
+        yield conversations

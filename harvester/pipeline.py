@@ -23,7 +23,7 @@ from harvester.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from harvester.errors import InputError
+from harvester.errors import HarvestError, InputError
 from harvester.estimate import Estimate
 from harvester.filters import resolve_filters
 from harvester.http import ApiClient, build_limiter, build_session
@@ -47,7 +47,7 @@ from harvester.sink import (
 )
 from harvester.sources import ConversationSource
 from harvester.stats import RunStats
-from harvester.windows import Window, split_days
+from harvester.windows import Window, split_conversations, split_days
 from harvester.writer import ConversationDone, JobChanged, Stop, WindowEnumerated, Writer
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,26 @@ class ExportResult:
 def utc_now_text() -> str:
     """Return the current time as an output timestamp."""
     return format_timestamp(datetime.now(UTC))
+
+
+def first_failure(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    """Return the error that stopped a task group, so callers see one exception, not a group.
+
+    The first harvester error wins, because the others are usually its consequences (tasks
+    cancelled or queues closed once it was raised); otherwise the first error of any kind.
+    """
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [failures]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending[:0] = list(current.exceptions)
+        else:
+            leaves.append(current)
+    for leaf in leaves:
+        if isinstance(leaf, HarvestError):
+            return leaf
+    return leaves[0]
 
 
 class FolderLock:
@@ -214,7 +234,10 @@ class Export:
             # A survey is completed after its conversation starts, so conversations that
             # started up to the lookback before the range can hold surveys completed in it.
             scan_start = options.start - timedelta(days=options.lookback_days)
-        self.windows = split_days(scan_start, options.end)
+        if options.conversation_ids:
+            self.windows = split_conversations(options.conversation_ids)
+        else:
+            self.windows = split_days(scan_start, options.end)
         stats.windows_total = len(self.windows)
 
     async def run(self) -> ExportResult:
@@ -301,11 +324,17 @@ class Export:
                 client,
                 filters,
                 self._options.source,
+                conversation_list=bool(self._options.conversation_ids),
                 jobs=dict(checkpoint.jobs),
                 record_job=record_job,
                 poll_scale=self._policy.time_scale,
             )
-            resolver = ConversationResolver(client, self._clock, self._options.detail)
+            resolver = ConversationResolver(
+                client,
+                self._clock,
+                self._options.detail,
+                by_conversation=bool(self._options.conversation_ids),
+            )
             await self._pipeline(source, resolver, writer, pending, written)
         return ExportResult(
             out, complete=checkpoint.complete, resumed=resumed, already_complete=False
@@ -370,13 +399,16 @@ class Export:
                 await writer.queue.put(ConversationDone(item.window.index, item.window.day, lines))
             logger.debug("worker %d finished", worker)
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(writer.run(), name="writer")
-            async with asyncio.TaskGroup() as workers:
-                workers.create_task(produce(), name="producer")
-                for worker in range(self._options.concurrency):
-                    workers.create_task(consume(worker), name=f"worker-{worker}")
-            await writer.queue.put(Stop())
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(writer.run(), name="writer")
+                async with asyncio.TaskGroup() as workers:
+                    workers.create_task(produce(), name="producer")
+                    for worker in range(self._options.concurrency):
+                        workers.create_task(consume(worker), name=f"worker-{worker}")
+                await writer.queue.put(Stop())
+        except BaseExceptionGroup as failures:
+            raise first_failure(failures) from None
 
     async def _enumerate(
         self,
@@ -414,6 +446,16 @@ class Export:
                 if selected:
                     await emit(WorkItem(window, conversation, selected))
                     count += 1
+                elif window.conversation_ids:
+                    # A given conversation without a selected survey explains an empty result.
+                    listed_statuses = [
+                        normalize_survey_status(item.get("surveyStatus")) or "unknown"
+                        for item in conversation.get("surveys") or []
+                    ]
+                    conversation_id = str(conversation.get("conversationId"))
+                    self.stats.unselected_conversations[conversation_id] = listed_statuses
+        self.stats.missing_conversations.extend(source.missing)
+        source.missing.clear()
         return count
 
     def _completed_in_range(self, listed: Mapping[str, Any]) -> bool:
@@ -437,6 +479,7 @@ class Export:
                 client,
                 filters,
                 self._options.source,
+                conversation_list=bool(self._options.conversation_ids),
                 pages=pages,
                 poll_scale=self._policy.time_scale,
             )

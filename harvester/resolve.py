@@ -191,10 +191,19 @@ class OutputLine:
 class ConversationResolver:
     """Turn a conversation and its selected surveys into output records and error lines."""
 
-    def __init__(self, client: ApiClient, clock: Callable[[], str], detail: str = "full") -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        clock: Callable[[], str],
+        detail: str = "full",
+        *,
+        by_conversation: bool = False,
+    ) -> None:
         self._client = client
         self._clock = clock
         self._detail = detail
+        #: Read surveys with one request per conversation instead of one per survey.
+        self._by_conversation = by_conversation
         self.users = BatchLookup(lambda ids: fetch_user_names(client, ids))
         self.queues = BatchLookup(lambda ids: fetch_queue_names(client, ids))
         self.forms = FormCache(client)
@@ -215,9 +224,12 @@ class ConversationResolver:
             else self._summary_evaluations(conversation)
         )
         try:
-            survey_results = await asyncio.gather(
-                *(self._survey(conversation, listed) for listed in surveys)
-            )
+            if self._by_conversation:
+                survey_results = await self._conversation_surveys(conversation, surveys)
+            else:
+                survey_results = await asyncio.gather(
+                    *(self._survey(conversation, listed) for listed in surveys)
+                )
             evaluations, evaluation_errors = await evaluations_task
         finally:
             if not evaluations_task.done():
@@ -295,6 +307,35 @@ class ConversationResolver:
             entries.append(summary_evaluation_entry(listed, names))
         return entries, []
 
+    async def _conversation_surveys(
+        self, conversation: Mapping[str, Any], surveys: list[Mapping[str, Any]]
+    ) -> list[tuple[Json, Json | None] | SkippableError]:
+        """Read the conversation's surveys with one request and match them to the listed ones."""
+        conversation_id = conversation["conversationId"]
+        path = f"/api/v2/quality/conversations/{conversation_id}/surveys"
+        try:
+            found: list[Json] = await self._client.get(path, "conversation_surveys") or []
+        except SkippableError as exc:
+            logger.warning("surveys of conversation %s not readable: %s", conversation_id, exc)
+            return [exc for _ in surveys]
+        by_id = {str(survey.get("id")): survey for survey in found}
+        results: list[tuple[Json, Json | None] | SkippableError] = []
+        for listed in surveys:
+            survey = by_id.get(str(listed["surveyId"]))
+            if survey is None:
+                msg = (
+                    f"GET {path} did not return survey {listed['surveyId']}, which analytics lists"
+                )
+                logger.warning("%s", msg)
+                results.append(
+                    SkippableError(
+                        msg, status=404, code="not.found", endpoint="conversation_surveys"
+                    )
+                )
+            else:
+                results.append(await self._with_form(survey, listed))
+        return results
+
     async def _survey(
         self, conversation: Mapping[str, Any], listed: Mapping[str, Any]
     ) -> tuple[Json, Json | None] | SkippableError:
@@ -309,6 +350,10 @@ class ConversationResolver:
                 exc,
             )
             return exc
+        return await self._with_form(survey, listed)
+
+    async def _with_form(self, survey: Json, listed: Mapping[str, Any]) -> tuple[Json, Json | None]:
+        """Pair a survey with its form: the embedded one when it has questions, else the cached one."""
         embedded = survey.get("surveyForm") or {}
         if embedded.get("questionGroups"):
             self.forms.remember(embedded)

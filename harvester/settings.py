@@ -163,6 +163,8 @@ class ExportOptions:
     by: str = "start"
     #: With ``by="completed"``: days before ``start`` whose conversations are scanned.
     lookback_days: int = 14
+    #: Conversations to export instead of a date range; ``start`` and ``end`` are then unused.
+    conversation_ids: tuple[str, ...] = ()
     concurrency: int = 8
     #: Requests per minute; ``None`` reads the org's per-token limit at the start of the run.
     rate_per_minute: float | None = None
@@ -187,12 +189,46 @@ class ExportOptions:
             "lookbackDays": self.lookback_days if self.by == "completed" else 0,
             "apiHost": urlsplit(endpoints.api_url).netloc,
             "compress": self.compress,
+            "conversations": _digest_ids(self.conversation_ids),
         }
 
     def fingerprint(self, endpoints: Endpoints) -> str:
         """Return a stable digest of :meth:`fingerprint_params`."""
         canonical = orjson.dumps(self.fingerprint_params(endpoints), option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(canonical).hexdigest()
+
+
+def _digest_ids(ids: tuple[str, ...]) -> str | None:
+    """Return a short stable digest of a conversation list, or ``None`` for a date-range export."""
+    if not ids:
+        return None
+    canonical = "\n".join(sorted(set(ids))).encode()
+    return f"{len(set(ids))} ids, sha256 {hashlib.sha256(canonical).hexdigest()[:16]}"
+
+
+#: ``start`` and ``end`` of an export of given conversations, which has no date range.
+UNBOUNDED_START = datetime.min.replace(tzinfo=UTC)
+UNBOUNDED_END = datetime.max.replace(tzinfo=UTC)
+
+
+def read_conversation_ids(values: list[str] | None, path: Path | None) -> tuple[str, ...]:
+    """Collect ``--conversation`` values and the lines of ``--conversations-file``."""
+    ids = [value.strip() for value in values or [] if value.strip()]
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"cannot read --conversations-file {str(path)!r}: {exc.strerror}; give a readable file with one id per line"
+            raise InputError(msg) from exc
+        ids.extend(
+            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        )
+        if not ids:
+            msg = (
+                f"--conversations-file {str(path)!r} holds no conversation id; put one id per line"
+            )
+            raise InputError(msg)
+    return tuple(dict.fromkeys(ids))
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from harvester.details import window_conversations
+from harvester.details import conversations_by_id, window_conversations
 from harvester.filters import ResolvedFilters
 from harvester.http import ApiClient
 from harvester.jobs import data_availability, job_conversations
 from harvester.windows import Window
 
 logger = logging.getLogger(__name__)
+
 
 async def _forget(day: str, job_id: str | None) -> None:
     del day, job_id
@@ -37,6 +38,8 @@ class ConversationSource:
     poll_scale: float = 1.0
     #: Receives a 1 per details query page read, for dry runs.
     pages: list[int] | None = None
+    #: Given conversation ids that analytics does not know.
+    missing: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     async def open(
@@ -48,7 +51,8 @@ class ConversationSource:
     ) -> ConversationSource:
         """Create the source, reading the data-availability watermark when it decides."""
         watermark = None
-        if source == "auto":
+        conversation_list = bool(options.pop("conversation_list", False))
+        if source == "auto" and not conversation_list:
             watermark = await data_availability(client)
             logger.info("details jobs hold complete data before %s", watermark.isoformat())
         return cls(client, filters, source, watermark, **options)
@@ -61,6 +65,8 @@ class ConversationSource:
 
     def conversations(self, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
         """Yield the window's conversations page by page."""
+        if window.conversation_ids:
+            return conversations_by_id(self.client, window, self.missing)
         if self.uses_jobs(window):
             return job_conversations(
                 self.client,

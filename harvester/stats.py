@@ -25,6 +25,10 @@ class RunStats:
     #: Surveys that analytics listed with a status the export does not select, by status.
     skipped_statuses: Counter[str] = dataclasses.field(default_factory=Counter)
     requests_by_endpoint: Counter[str] = dataclasses.field(default_factory=Counter)
+    #: Given conversations that had no survey to export, with the statuses their surveys have.
+    unselected_conversations: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: Given conversations that analytics does not know.
+    missing_conversations: list[str] = dataclasses.field(default_factory=list)
 
     def elapsed(self) -> float:
         """Return the seconds since the run started."""

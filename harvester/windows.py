@@ -20,10 +20,17 @@ class Window:
     day_start: datetime
     start: datetime
     end: datetime
+    #: Conversations given by id; such a window is a chunk of the list, not a day.
+    conversation_ids: tuple[str, ...] = ()
 
     @property
     def day(self) -> str:
-        """The day as ``YYYY-MM-DD``."""
+        """The day as ``YYYY-MM-DD``, or ``conversations-NNNNN`` for a chunk of given ids.
+
+        It is the window's key in the journal and the checkpoint.
+        """
+        if self.conversation_ids:
+            return f"conversations-{self.index:05d}"
         return self.day_start.strftime("%Y-%m-%d")
 
     def query_interval(self) -> str:
@@ -45,3 +52,18 @@ def split_days(start: datetime, end: datetime) -> list[Window]:
         windows.append(Window(len(windows), day, max(day, start), min(next_day, end)))
         day = next_day
     return windows
+
+
+#: Conversations per chunk of a given list: one analytics request reads a chunk.
+CONVERSATION_CHUNK = 100
+
+
+def split_conversations(conversation_ids: tuple[str, ...]) -> list[Window]:
+    """Cut a list of conversation ids into windows of up to ``CONVERSATION_CHUNK`` ids."""
+    unique = tuple(dict.fromkeys(conversation_ids))
+    earliest = datetime.min.replace(tzinfo=UTC)
+    latest = datetime.max.replace(tzinfo=UTC)
+    return [
+        Window(index, earliest, earliest, latest, unique[offset : offset + CONVERSATION_CHUNK])
+        for index, offset in enumerate(range(0, len(unique), CONVERSATION_CHUNK))
+    ]

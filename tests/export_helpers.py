@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,13 @@ import orjson
 
 
 def read_lines(out: Path, table: str) -> list[dict[str, Any]]:
-    """Parse every line of every part file of ``table``; fail on a line that is not JSON."""
+    """Parse every line of every part file of ``table``, plain or gzip; fail on a line that is not JSON."""
     records = []
-    for path in sorted((out / table).rglob("*.ndjson")):
-        for line in path.read_bytes().splitlines():
+    for path in sorted((out / table).rglob("part-*")):
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        for line in data.splitlines():
             records.append(orjson.loads(line))
     return records
 

@@ -14,6 +14,7 @@ from typing import Final, Literal, get_args
 Endpoint = Literal[
     "token",
     "details_query",
+    "details_get",
     "jobs_submit",
     "jobs_status",
     "jobs_results",
@@ -55,6 +56,7 @@ REALISTIC_LATENCY: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
     {
         "token": (0.1, 0.3),
         "details_query": (0.8, 2.0),
+        "details_get": (0.3, 0.8),
         "jobs_submit": (0.2, 0.5),
         "jobs_status": (0.1, 0.3),
         "jobs_results": (0.5, 1.5),

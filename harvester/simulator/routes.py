@@ -16,6 +16,7 @@ from harvester.simulator.jobs import JobService
 from harvester.simulator.listing import entity_listing, paging, query_ids
 from harvester.simulator.org import Org, SimConversation, SimEvaluation, day_number
 from harvester.simulator.render import (
+    analytics_conversation_json,
     evaluation_form_json,
     evaluation_json,
     iso,
@@ -29,6 +30,7 @@ from harvester.simulator.tokens import TokenEndpointError, TokenStore
 
 USER_STATES: Final[frozenset[str]] = frozenset({"active", "inactive", "deleted", "any"})
 MAX_FORM_IDS: Final[int] = 100
+MAX_DETAILS_IDS: Final[int] = 100
 #: Set by the fault stage when the token endpoint must issue an already expired token.
 ISSUE_EXPIRED_TOKEN: Final = web.RequestKey("issue_expired_token", bool)
 #: Limit namespaces that the simulator fills; other valid namespaces return no entities.
@@ -91,6 +93,10 @@ class Routes:
             "/api/v2/analytics/conversations/details/query",
             self.details_query,
             name="details_query",
+        )
+
+        router.add_get(
+            "/api/v2/analytics/conversations/details", self.details_get, name="details_get"
         )
 
         router.add_post(jobs, self.jobs_submit, name="jobs_submit")
@@ -169,6 +175,24 @@ class Routes:
     async def details_query(self, request: web.Request) -> web.Response:
         """``POST /api/v2/analytics/conversations/details/query``."""
         return json_response(self.details.run(await read_json(request)))
+
+    async def details_get(self, request: web.Request) -> web.Response:
+        """``GET /api/v2/analytics/conversations/details?id=a,b``: the conversations found.
+
+        Unknown ids are left out of ``conversations``, which is omitted when nothing matched.
+        """
+        ids = query_ids(request.query)
+        if not ids:
+            raise bad_request("Query parameter id is required.")
+        # NOTE: the real maximum of ids per request is undocumented; 100 matches other bulk GETs.
+        if len(ids) > MAX_DETAILS_IDS:
+            raise bad_request(f"At most {MAX_DETAILS_IDS} ids are allowed, got {len(ids)}.")
+        conversations = [
+            analytics_conversation_json(self.org, conversation)
+            for conversation in (self.org.conversation(item) for item in dict.fromkeys(ids))
+            if conversation is not None
+        ]
+        return json_response({"conversations": conversations} if conversations else {})
 
     async def jobs_submit(self, request: web.Request) -> web.Response:
         """``POST /api/v2/analytics/conversations/details/jobs``."""
@@ -327,7 +351,9 @@ class Routes:
         query = request.query
         size, number = paging(query, self.config.list_max_page_size)
         name = query.get("name")
-        forms = [form for form in self.org.survey_forms if not name or _name_matches(form.name, name)]
+        forms = [
+            form for form in self.org.survey_forms if not name or _name_matches(form.name, name)
+        ]
         forms.sort(key=lambda form: (form.name.lower(), form.id))
         entities = [survey_form_json(form) for form in forms]
         return json_response(

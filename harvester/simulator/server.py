@@ -53,6 +53,7 @@ _SIM_ROUTES: Final[frozenset[str]] = frozenset({"sim_stats", "sim_expected"})
 #: so denying the view permission denies the endpoint.
 PERMISSIONS: Final[dict[str, str]] = {
     "details_query": "analytics:conversationDetail:view",
+    "details_get": "analytics:conversationDetail:view",
     "jobs_submit": "analytics:conversationDetail:view",
     "jobs_status": "analytics:conversationDetail:view",
     "jobs_results": "analytics:conversationDetail:view",

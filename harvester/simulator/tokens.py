@@ -62,6 +62,10 @@ class TokenStore:
         self._tokens[token] = state
         return token, state
 
+    def issued_tokens(self) -> list[str]:
+        """Return every access token issued so far, for tests that check no output contains one."""
+        return list(self._tokens)
+
     def authenticate(self, authorization: str | None, now: float) -> TokenState:
         """Return the state of the bearer token in ``authorization`` or raise a 401 ``ApiError``."""
         if authorization is None or not authorization.lower().startswith("bearer "):

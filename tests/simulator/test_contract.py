@@ -265,6 +265,16 @@ def test_details_query_contract(sdk: ModuleType, checker: ModelChecker, http: Ht
     conforms(sdk, checker, "AnalyticsConversationQueryResponse", document)
 
 
+def test_details_get_contract(sdk: ModuleType, checker: ModelChecker, http: Http) -> None:
+    """Conversations fetched by id match AnalyticsConversationWithoutAttributesMultiGetResponse."""
+    body = {"interval": ONE_DAY, "paging": {"pageSize": 5, "pageNumber": 1}}
+    page = http.json("POST", "/api/v2/analytics/conversations/details/query", body)
+    ids = ",".join(conversation["conversationId"] for conversation in page["conversations"])
+    document = http.json("GET", f"/api/v2/analytics/conversations/details?id={ids}")
+    assert len(document["conversations"]) == len(page["conversations"])
+    conforms(sdk, checker, "AnalyticsConversationWithoutAttributesMultiGetResponse", document)
+
+
 def test_jobs_contract(sdk: ModuleType, checker: ModelChecker, http: Http) -> None:
     """Submission, status, results and availability of jobs match their models."""
     submitted = http.json("POST", JOBS, {"interval": ONE_DAY}, status=202)
@@ -340,6 +350,8 @@ def test_form_contracts(
         "GET", f"/api/v2/quality/forms/surveys/bulk/contexts?contextId={contexts}"
     )
     conforms(sdk, checker, "list[SurveyForm]", by_context)
+    listing = http.json("GET", "/api/v2/quality/forms/surveys?pageSize=100")
+    conforms(sdk, checker, "SurveyFormEntityListing", listing)
     for form in sim.org.evaluation_forms:
         document = http.json("GET", f"/api/v2/quality/forms/evaluations/{form.id}")
         conforms(sdk, checker, "EvaluationFormResponse", document)
