@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -40,6 +40,7 @@ from harvester.settings import (
     parse_moment,
     read_conversation_ids,
     read_credentials,
+    read_credentials_file,
     resolve_endpoints,
     validate_by,
     validate_compress,
@@ -125,7 +126,7 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def _export_with_progress(
-    credentials: Credentials,
+    credentials: Credentials | Sequence[Credentials],
     endpoints: Endpoints,
     options: ExportOptions,
     stats: RunStats,
@@ -176,7 +177,7 @@ def _print_stopped(stats: RunStats, out: Path) -> None:
 
 
 def execute_export(
-    credentials: Credentials,
+    credentials: Credentials | Sequence[Credentials],
     endpoints: Endpoints,
     options: ExportOptions,
     *,
@@ -292,6 +293,13 @@ def export(
         str | None,
         typer.Option(help="Login base URL; default: the API URL with api. replaced by login."),
     ] = None,
+    credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            help='A JSON list of OAuth clients of the same org, [{"clientId": ..., "clientSecret": ...}]; each gets its own token and rate limit, and requests are spread across them.',
+        ),
+    ] = None,
     env_file: Annotated[
         Path | None,
         typer.Option(help="A .env file to read credentials from; default: ./.env when present."),
@@ -380,7 +388,11 @@ def export(
             file_mode=_parse_file_mode(file_mode),
         )
         endpoints = resolve_endpoints(region or environ.get(ENV_REGION), api_url, login_url)
-        credentials = read_credentials(environ)
+        credentials: Credentials | tuple[Credentials, ...] = (
+            read_credentials_file(credentials_file)
+            if credentials_file is not None
+            else read_credentials(environ)
+        )
     except InputError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
 
@@ -392,7 +404,9 @@ def export(
     _print_summary(result, stats)
 
 
-def execute_dry_run(credentials: Credentials, endpoints: Endpoints, options: ExportOptions) -> None:
+def execute_dry_run(
+    credentials: Credentials | Sequence[Credentials], endpoints: Endpoints, options: ExportOptions
+) -> None:
     """Count what the export would fetch and print the cost of each detail level."""
     stats = RunStats()
     try:

@@ -7,6 +7,7 @@ Every attempt of every request, retries and token requests included, first waits
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -85,14 +86,33 @@ def build_session(concurrency: int) -> aiohttp.ClientSession:
     )
 
 
+@dataclasses.dataclass(slots=True)
+class Lane:
+    """One OAuth client's share of the run: its token, its rate limiter and its 429 gate.
+
+    Genesys Cloud limits requests per token, so each OAuth client of the same org adds its own
+    budget; the org's own limits still apply to all of them together.
+    """
+
+    client_id: str
+    auth: TokenProvider
+    limiter: AsyncLimiter
+    gate: RateLimitGate = dataclasses.field(default_factory=RateLimitGate)
+    in_flight: int = 0
+
+
 class ApiClient:
-    """Send JSON requests to the Genesys Cloud API under the run's limits and retry policy."""
+    """Send JSON requests to the Genesys Cloud API under the run's limits and retry policy.
+
+    With several credentials, each request goes to the lane (OAuth client) that can send it
+    soonest, and stays on it through its retries.
+    """
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         endpoints: Endpoints,
-        credentials: Credentials,
+        credentials: Credentials | Sequence[Credentials],
         *,
         limiter: AsyncLimiter,
         policy: RetryPolicy,
@@ -101,18 +121,57 @@ class ApiClient:
     ) -> None:
         self._session = session
         self._endpoints = endpoints
-        self._limiter = limiter
         self._policy = policy
         self._stats = stats
-        self._gate = RateLimitGate()
         self._rng = random.Random(seed)
-        self.auth = TokenProvider(
-            lambda: self._with_retries("token", lambda: self._fetch_token(credentials))
-        )
+        clients = [credentials] if isinstance(credentials, Credentials) else list(credentials)
+        self._lanes: list[Lane] = []
+        for index, item in enumerate(clients):
+            own = limiter if index == 0 else AsyncLimiter(limiter.max_rate, limiter.time_period)
+            self._lanes.append(self._lane(item, own))
+        self._next_lane = 0
+
+    def _lane(self, credentials: Credentials, limiter: AsyncLimiter) -> Lane:
+        def fetch() -> Awaitable[tuple[str, float]]:
+            return self._with_retries("token", lambda: self._fetch_token(credentials), lane=lane)
+
+        lane = Lane(credentials.client_id, TokenProvider(fetch), limiter)
+        return lane
+
+    @property
+    def auth(self) -> TokenProvider:
+        """The token provider of the first OAuth client."""
+        return self._lanes[0].auth
+
+    @property
+    def lanes(self) -> int:
+        """How many OAuth clients share the work."""
+        return len(self._lanes)
 
     def use_limiter(self, limiter: AsyncLimiter) -> None:
-        """Replace the rate limiter, for example once the org's own limit is known."""
-        self._limiter = limiter
+        """Replace the rate limiters, for example once the org's own limit is known.
+
+        Every lane gets its own limiter of the same rate, because the limit is per token.
+        """
+        for index, lane in enumerate(self._lanes):
+            lane.limiter = (
+                limiter if index == 0 else AsyncLimiter(limiter.max_rate, limiter.time_period)
+            )
+
+    def _pick_lane(self) -> Lane:
+        """Return the lane that can send soonest: open gate and free capacity, then fewest in flight."""
+        if len(self._lanes) == 1:
+            return self._lanes[0]
+        count = len(self._lanes)
+        start = self._next_lane
+        self._next_lane = (start + 1) % count
+        rotated = [self._lanes[(start + offset) % count] for offset in range(count)]
+        now = time.monotonic()
+        ready = [
+            lane for lane in rotated if lane.gate.open_at <= now and lane.limiter.has_capacity()
+        ]
+        candidates = ready or [lane for lane in rotated if lane.gate.open_at <= now] or rotated
+        return min(candidates, key=lambda lane: lane.in_flight)
 
     async def get(self, path: str, endpoint: str, params: Params = None) -> Any:
         """GET ``path`` and return the decoded JSON body."""
@@ -138,10 +197,11 @@ class ApiClient:
         may have taken effect even though their response was lost.
         """
         refreshes = 0
+        lane = self._pick_lane()
 
         async def attempt() -> Any:
             nonlocal refreshes
-            token = await self.auth.token()
+            token = await lane.auth.token()
             try:
                 return await self._send(method, path, endpoint, token, params, body)
             except _Unauthorized as unauthorized:
@@ -160,12 +220,16 @@ class ApiClient:
                     ) from None
                 refreshes += 1
                 logger.info("token refused on %s %s; fetching a new one", method, path)
-                await self.auth.refresh(token)
+                await lane.auth.refresh(token)
                 raise RetriableError("token refused", status=401, endpoint=endpoint) from None
 
-        return await self._with_retries(
-            endpoint, attempt, describe=f"{method} {path}", max_attempts=max_attempts
-        )
+        lane.in_flight += 1
+        try:
+            return await self._with_retries(
+                endpoint, attempt, describe=f"{method} {path}", max_attempts=max_attempts, lane=lane
+            )
+        finally:
+            lane.in_flight -= 1
 
     async def _with_retries(
         self,
@@ -173,29 +237,32 @@ class ApiClient:
         attempt: Callable[[], Awaitable[T]],
         describe: str | None = None,
         max_attempts: int | None = None,
+        *,
+        lane: Lane,
     ) -> T:
         started = time.monotonic()
         failures = 0
         attempts = min(max_attempts or self._policy.max_attempts, self._policy.max_attempts)
         label = describe or endpoint
         while True:
-            await self._gate.wait()
-            await self._limiter.acquire()
+            await lane.gate.wait()
+            await lane.limiter.acquire()
             self._stats.requests += 1
             self._stats.requests_by_endpoint[endpoint] += 1
             try:
                 result = await attempt()
             except RateLimitedError as exc:
                 self._stats.rate_limited += 1
-                self._gate.consecutive += 1
+                lane.gate.consecutive += 1
                 pause = self._policy.rate_limit_pause(
-                    exc.retry_after, self._gate.consecutive, self._rng
+                    exc.retry_after, lane.gate.consecutive, self._rng
                 )
-                self._gate.close_for(pause)
+                lane.gate.close_for(pause)
                 logger.warning(
-                    "rate limited on %s (Retry-After %s); pausing all requests for %.1f s",
+                    "rate limited on %s (Retry-After %s); pausing all requests of client %s for %.1f s",
                     label,
                     "absent" if exc.retry_after is None else f"{exc.retry_after:g} s",
+                    lane.client_id,
                     pause,
                 )
                 self._check_time(started, label, exc)
@@ -229,7 +296,7 @@ class ApiClient:
                 self._stats.retries += 1
                 await asyncio.sleep(delay)
                 continue
-            self._gate.record_success()
+            lane.gate.record_success()
             return result
 
     def _check_time(self, started: float, label: str, exc: ApiError) -> None:

@@ -8,7 +8,7 @@ import fcntl
 import logging
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,7 +215,7 @@ class Export:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | Sequence[Credentials],
         endpoints: Endpoints,
         options: ExportOptions,
         *,
@@ -248,7 +248,11 @@ class Export:
             out, self._options, self._endpoints, len(self.windows)
         )
         state_dir = out / STATE_DIR
-        state_dir.mkdir(parents=True, exist_ok=True, mode=directory_mode(self._options.file_mode))
+        # mkdir(parents=True) ignores ``mode`` for the parents it creates, so the output folder
+        # itself is created first; otherwise anyone could list it.
+        folder_mode = directory_mode(self._options.file_mode)
+        out.mkdir(parents=True, exist_ok=True, mode=folder_mode)
+        state_dir.mkdir(exist_ok=True, mode=folder_mode)
         lock = FolderLock(out)
         lock.acquire()
         try:
@@ -490,7 +494,7 @@ class Export:
 
 
 async def run_export(
-    credentials: Credentials,
+    credentials: Credentials | Sequence[Credentials],
     endpoints: Endpoints,
     options: ExportOptions,
     *,
@@ -508,7 +512,7 @@ async def run_export(
 
 
 async def estimate_export(
-    credentials: Credentials,
+    credentials: Credentials | Sequence[Credentials],
     endpoints: Endpoints,
     options: ExportOptions,
     *,

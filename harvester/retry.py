@@ -53,18 +53,19 @@ class RateLimitGate:
     """
 
     def __init__(self) -> None:
-        self._open_at = 0.0
+        #: ``time.monotonic()`` at which the gate opens.
+        self.open_at = 0.0
         #: Consecutive 429s without a success in between, for backoff when Retry-After is absent.
         self.consecutive = 0
 
     async def wait(self) -> None:
         """Return once the gate is open."""
-        while (delay := self._open_at - time.monotonic()) > 0:
+        while (delay := self.open_at - time.monotonic()) > 0:
             await asyncio.sleep(delay)
 
     def close_for(self, seconds: float) -> None:
         """Keep the gate closed for at least ``seconds`` from now."""
-        self._open_at = max(self._open_at, time.monotonic() + seconds)
+        self.open_at = max(self.open_at, time.monotonic() + seconds)
 
     def record_success(self) -> None:
         """Reset the count of consecutive 429s."""

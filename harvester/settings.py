@@ -357,6 +357,48 @@ def read_credentials(environ: Mapping[str, str]) -> Credentials:
     return Credentials(client_id=client_id, client_secret=client_secret)
 
 
+def read_credentials_file(path: Path) -> tuple[Credentials, ...]:
+    """Read several OAuth clients of one org from a JSON list of ``{clientId, clientSecret}``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read --credentials {str(path)!r}: {exc.strerror}; give a readable JSON file"
+        raise InputError(msg) from exc
+    try:
+        entries = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        msg = (
+            f"--credentials {str(path)!r} is not valid JSON; write a list such as "
+            '[{"clientId": "...", "clientSecret": "..."}]'
+        )
+        raise InputError(msg) from None
+    if not isinstance(entries, list) or not entries:
+        msg = f"--credentials {str(path)!r} must hold a non-empty JSON list of clients"
+        raise InputError(msg)
+    clients: list[Credentials] = []
+    for number, entry in enumerate(entries, start=1):
+        client_id = entry.get("clientId") if isinstance(entry, dict) else None
+        secret = entry.get("clientSecret") if isinstance(entry, dict) else None
+        if (
+            not isinstance(client_id, str)
+            or not client_id.strip()
+            or not isinstance(secret, str)
+            or not secret.strip()
+        ):
+            msg = f"--credentials {str(path)!r}: entry {number} needs a non-empty clientId and clientSecret"
+            raise InputError(msg)
+        clients.append(Credentials(client_id.strip(), secret.strip()))
+    ids = [client.client_id for client in clients]
+    duplicates = sorted({client_id for client_id in ids if ids.count(client_id) > 1})
+    if duplicates:
+        msg = (
+            f"--credentials {str(path)!r} lists client {duplicates[0]!r} twice; the rate limit is per "
+            "token, so each entry must be a different OAuth client"
+        )
+        raise InputError(msg)
+    return tuple(clients)
+
+
 def normalize_statuses(values: list[str] | None) -> frozenset[str]:
     """Map ``--status`` values to the API's spelling, case-insensitively."""
     if not values:
