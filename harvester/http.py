@@ -54,7 +54,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "queues": "routing:queue:view",
 }
 
-#: 401 answers tolerated per request, each followed by a token refresh; a token that expired
+#: 401 responses tolerated per request, each followed by a token refresh. A token that expired
 #: early explains one, but a fresh token refused again means the credentials are wrong.
 MAX_REFRESHES_PER_REQUEST = 2
 

@@ -64,7 +64,7 @@ class WorkItem:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ExportResult:
-    """What a finished (or already complete) run reports."""
+    """The outcome of a finished, or already complete, run."""
 
     out: Path
     complete: bool

@@ -1,4 +1,4 @@
-"""Where a window's conversations come from: the details query or a details job."""
+"""The two origins of a window's conversations: the details query and details jobs."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class ConversationSource:
     """Read each window through the query or a job, as ``--source`` and the watermark decide.
 
     With ``auto``, windows that end before the jobs API's data-availability watermark use jobs,
-    which are meant for bulk history; later windows use the query, which sees recent data.
+    which are meant for bulk history; later windows use the query, which includes recent data.
     """
 
     client: ApiClient
