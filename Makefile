@@ -2,23 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench-smoke clean
+.PHONY: demo test lint typecheck clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo needs the tool and DuckDB; the tests also need the official SDK, jsonschema and PySpark.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[report]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,report,spark]'
+	touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/harvester demo
 
-test: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check harvester tests benchmarks
+
+typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) harvester-demo .pytest_cache .mypy_cache
+	rm -rf $(VENV) harvester-demo .pytest_cache .mypy_cache .ruff_cache

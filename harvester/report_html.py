@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from harvester.report import BAND_WIDTH, Report, Scores, format_number
 
-#: CSAT is drawn from 0 to at least this, the top of Genesys Cloud's survey score scale.
+#: The CSAT axis runs from 0 to this, or to the highest CSAT when that is higher.
 CSAT_SCALE = 100.0
 NPS_LOW, NPS_HIGH = -100.0, 100.0
 
@@ -52,6 +52,7 @@ def render_html(report: Report) -> str:
         "<h1>CSAT report</h1>",
         f'<p class="muted">{_text(str(report.out))}{_period(report)}</p>',
     ]
+
     if overall.responses == 0:
         parts += ["<p>No finished surveys: nothing to report.</p>", "</body>", "</html>"]
         return "\n".join(parts) + "\n"
@@ -66,6 +67,7 @@ def render_html(report: Report) -> str:
     if report.other_statuses:
         others = ", ".join(f"{status} {count:,}" for status, count in report.other_statuses.items())
         parts.append(f'<p class="muted">Not counted, other statuses: {_text(others)}</p>')
+
     parts += _section("By ISO week", "ISO week", report.weeks, vertical=True)
     parts += _section("By queue", "queue", report.queues, vertical=False)
     parts += _section("By agent", "agent", report.agents, vertical=False)
@@ -88,15 +90,16 @@ def _section(heading: str, column: str, rows: list[Scores], *, vertical: bool) -
     csat_high = max([CSAT_SCALE, *(row.csat or 0.0 for row in rows)])
     csat = [(row.label, row.csat) for row in rows]
     nps = [(row.label, row.nps) for row in rows]
+    grouping = heading[0].lower() + heading[1:]  # "By ISO week" -> "by ISO week"
     if vertical:
         charts = [
-            vertical_bars(f"CSAT {heading.lower()}", csat, 0.0, csat_high),
-            vertical_bars(f"NPS {heading.lower()}", nps, NPS_LOW, NPS_HIGH),
+            vertical_bars(f"CSAT {grouping}", csat, 0.0, csat_high),
+            vertical_bars(f"NPS {grouping}", nps, NPS_LOW, NPS_HIGH),
         ]
     else:
         charts = [
-            horizontal_bars(f"CSAT {heading.lower()}", csat, 0.0, csat_high),
-            horizontal_bars(f"NPS {heading.lower()}", nps, NPS_LOW, NPS_HIGH),
+            horizontal_bars(f"CSAT {grouping}", csat, 0.0, csat_high),
+            horizontal_bars(f"NPS {grouping}", nps, NPS_LOW, NPS_HIGH),
         ]
     table = _table(
         [column, "responses", "CSAT", "NPS"],
@@ -182,6 +185,7 @@ def vertical_bars(
     width = left + column * max(len(rows), 1) + 10
     height = top + plot_height + label_height
     scale = _Scale(low, high, top + plot_height, top)
+
     parts = [_svg_open(width, height, title), _title_text(title)]
     for tick in _ticks(low, high):
         y = scale(tick)
@@ -189,7 +193,8 @@ def vertical_bars(
         parts.append(_label(left - 4, y + 4, f"{tick:g}", anchor="end"))
     zero = scale(max(low, 0.0))
     parts.append(_line(left, zero, width - 10, zero, "axis"))
-    every = max(1, len(rows) // 26 + 1)
+
+    every = max(1, len(rows) // 26 + 1)  # label every n-th column once they get crowded
     for index, (label, value) in enumerate(rows):
         x = left + index * column
         if index % every == 0:

@@ -56,7 +56,7 @@ def read_status(out: Path, now: datetime) -> ExportStatus:
     try:
         manifest = load_manifest(out)
     except ValueError:
-        manifest = None  # the checkpoint alone still tells the progress
+        manifest = None  # the checkpoint alone is enough to report the progress
 
     counters = checkpoint.counters
     updated = parse_timestamp(checkpoint.updated_at or checkpoint.started_at)

@@ -1,8 +1,9 @@
 """``harvester verify``: check that an output folder is complete and loads without surprises.
 
-The checks: the checkpoint says the export is complete; every part file is the length the
-checkpoint recorded; every line parses and matches the schema and lies in the partition its
-timestamp names; no survey id appears twice; the line counts equal the manifest's.
+It checks that the checkpoint marks the export complete and that every part file has the
+length the checkpoint recorded. Every line must parse, match the schema and lie in the
+partition its timestamp names. No survey id may appear twice, and the line counts must equal
+the manifest's.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _PARTITION_FIELDS = {
 
 @dataclasses.dataclass(slots=True)
 class VerifyResult:
-    """What ``verify`` found: the problems, and what it counted."""
+    """The problems ``verify`` found, and the files and lines it counted."""
 
     problems: list[str] = dataclasses.field(default_factory=list)
     #: All problems found, also those past :data:`MAX_REPORTED_PROBLEMS`.

@@ -189,7 +189,10 @@ class Writer:
             self._journal.sync()
         except OSError as exc:
             self._failed = True
-            msg = f"syncing output in {self._out} failed: {exc.strerror or exc}; free space, then resume"
+            msg = (
+                f"syncing output in {self._out} failed: {exc.strerror or exc}; free space or "
+                "raise the file size limit, then run the same command to resume"
+            )
             raise OutputError(msg) from exc
         checkpoint = self._checkpoint
         checkpoint.files = files

@@ -16,7 +16,7 @@ from harvester.retry import RetryPolicy
 from harvester.settings import Credentials, Endpoints, ExportOptions, format_timestamp
 from harvester.simulator import SimConfig, Simulator
 from harvester.stats import RunStats
-from tests.export_helpers import read_lines, comparable
+from tests.export_helpers import comparable, read_lines
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 END = datetime(2025, 3, 4, tzinfo=UTC)
