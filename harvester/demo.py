@@ -31,6 +31,8 @@ def run_demo(
         seed=seed,
         surveys_per_day=DEMO_SURVEYS_PER_DAY,
         rate_limit_per_minute=DEMO_RATE_PER_MINUTE,
+        # Real details jobs take seconds to minutes; half a second keeps the demo short.
+        job_run_seconds=0.5,
     )
     client_id, client_secret = next(iter(config.clients.items()))
     end = DEMO_START + timedelta(days=days)

@@ -99,6 +99,35 @@ async def job_conversations(
         return
 
 
+async def prepare_job(
+    client: ApiClient,
+    window: Window,
+    filters: ResolvedFilters | None,
+    *,
+    existing_job: str | None,
+    record: JobRecorder,
+    poll_scale: float = 1.0,
+) -> str | None:
+    """Submit a job for ``window`` unless one exists, and wait until it is FULFILLED.
+
+    Runs ahead of the window being read, so that jobs compute while earlier windows' surveys
+    are fetched. Returns ``None`` when the job failed; :func:`job_conversations` then submits
+    another.
+    """
+    job_id = existing_job
+    if job_id is None:
+        job_id = await _submit(client, window, filters)
+        await record(window.day, job_id)
+    try:
+        await _wait_until_fulfilled(client, job_id, window, poll_scale)
+    except JobFailed as exc:
+        logger.warning("day %s: details job %s %s", window.day, job_id, exc)
+        await _delete(client, job_id)
+        await record(window.day, None)
+        return None
+    return job_id
+
+
 async def _submit(client: ApiClient, window: Window, filters: ResolvedFilters | None) -> str:
     try:
         response = await client.request(

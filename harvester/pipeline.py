@@ -53,6 +53,12 @@ from harvester.writer import ConversationDone, JobChanged, Stop, WindowEnumerate
 logger = logging.getLogger(__name__)
 
 
+#: Details jobs submitted ahead of the window being read. Jobs take from seconds to minutes,
+#: so a few in flight keep the workers busy; orgs cap concurrent jobs (the cap is not
+#: documented), and a submit over the cap is answered with 429 and retried.
+JOB_LOOKAHEAD = 2
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class WorkItem:
     """One conversation and the surveys of it that the export selected."""
@@ -387,7 +393,8 @@ class Export:
         work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self._options.concurrency * 4)
 
         async def produce() -> None:
-            for window in pending:
+            for position, window in enumerate(pending):
+                source.prefetch(pending[position : position + JOB_LOOKAHEAD + 1])
                 dispatched = written.pop(window.day, set())
                 count = await self._enumerate(source, window, dispatched, work.put)
                 await writer.queue.put(WindowEnumerated(window.index, count))
@@ -413,6 +420,8 @@ class Export:
                 await writer.queue.put(Stop())
         except BaseExceptionGroup as failures:
             raise first_failure(failures) from None
+        finally:
+            await source.aclose()
 
     async def _enumerate(
         self,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from harvester.details import conversations_by_id, window_conversations
 from harvester.filters import ResolvedFilters
 from harvester.http import ApiClient
-from harvester.jobs import data_availability, job_conversations
+from harvester.jobs import data_availability, job_conversations, prepare_job
 from harvester.windows import Window
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class ConversationSource:
     pages: list[int] | None = None
     #: Given conversation ids that analytics does not know.
     missing: list[str] = dataclasses.field(default_factory=list)
+    #: Jobs submitted ahead of their window, by day, each resolving to a fulfilled job id.
+    _prepared: dict[str, asyncio.Task[str | None]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     async def open(
@@ -63,17 +66,47 @@ class ConversationSource:
             return True
         return self.source == "auto" and self.watermark is not None and window.end <= self.watermark
 
-    def conversations(self, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+    def prefetch(self, windows: Sequence[Window]) -> None:
+        """Start the details jobs of ``windows`` now, so they compute while earlier ones are read."""
+        for window in windows:
+            if self.uses_jobs(window) and window.day not in self._prepared:
+                self._prepared[window.day] = asyncio.create_task(
+                    prepare_job(
+                        self.client,
+                        window,
+                        self.filters,
+                        existing_job=self.jobs.get(window.day),
+                        record=self.record_job,
+                        poll_scale=self.poll_scale,
+                    ),
+                    name=f"job-{window.day}",
+                )
+
+    async def conversations(self, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
         """Yield the window's conversations page by page."""
+        pages: AsyncIterator[list[dict[str, Any]]]
         if window.conversation_ids:
-            return conversations_by_id(self.client, window, self.missing)
-        if self.uses_jobs(window):
-            return job_conversations(
+            pages = conversations_by_id(self.client, window, self.missing)
+        elif self.uses_jobs(window):
+            prepared = self._prepared.pop(window.day, None)
+            existing = await prepared if prepared is not None else self.jobs.get(window.day)
+            pages = job_conversations(
                 self.client,
                 window,
                 self.filters,
-                existing_job=self.jobs.get(window.day),
+                existing_job=existing,
                 record=self.record_job,
                 poll_scale=self.poll_scale,
             )
-        return window_conversations(self.client, window, self.filters, self.pages)
+        else:
+            pages = window_conversations(self.client, window, self.filters, self.pages)
+        async for page in pages:
+            yield page
+
+    async def aclose(self) -> None:
+        """Stop jobs still being prepared; their ids stay in the checkpoint for a resumed run."""
+        tasks = list(self._prepared.values())
+        self._prepared.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
