@@ -66,6 +66,8 @@ async def window_conversations(
     total_hits = 0
     for scan in range(MAX_RESCANS + 1):
         page_number = 1
+        # Some list endpoints clamp pageSize without saying so; the first page's length tells.
+        page_size = PAGE_SIZE
         while True:
             response = await client.post(
                 DETAILS_QUERY_PATH,
@@ -79,7 +81,7 @@ async def window_conversations(
                 msg = (
                     f"day {window.day} has {total_hits} survey conversations, more than the "
                     f"{MAX_QUERY_RESULTS} results the details query can page through; "
-                    "narrow the export or use the analytics jobs API"
+                    "use --source jobs, which has no such cap, or narrow the export with filters"
                 )
                 raise FatalApiError(msg, endpoint="details_query")
             page = response.get("conversations") or []
@@ -87,7 +89,10 @@ async def window_conversations(
             seen.update(item["conversationId"] for item in fresh)
             if fresh:
                 yield fresh
-            if len(page) < PAGE_SIZE or page_number * PAGE_SIZE >= total_hits:
+            if page_number == 1 and 0 < len(page) < min(PAGE_SIZE, total_hits):
+                logger.info("day %s: the details query serves %d per page", window.day, len(page))
+                page_size = len(page)
+            if len(page) < page_size or page_number * page_size >= total_hits:
                 break
             page_number += 1
         logger.debug(

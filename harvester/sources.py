@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from harvester.details import conversations_by_id, window_conversations
+from harvester.errors import ApiError, CredentialsError
 from harvester.filters import ResolvedFilters
 from harvester.http import ApiClient
 from harvester.jobs import data_availability, job_conversations, prepare_job
@@ -56,8 +57,16 @@ class ConversationSource:
         watermark = None
         conversation_list = bool(options.pop("conversation_list", False))
         if source == "auto" and not conversation_list:
-            watermark = await data_availability(client)
-            logger.info("details jobs hold complete data before %s", watermark.isoformat())
+            try:
+                watermark = await data_availability(client)
+            except CredentialsError:
+                raise
+            except ApiError as exc:
+                # Without a watermark no day is known to be complete in the data lake.
+                logger.warning("details jobs unavailable (%s); using the details query", exc)
+                source = "query"
+            else:
+                logger.info("details jobs hold complete data before %s", watermark.isoformat())
         return cls(client, filters, source, watermark, **options)
 
     def uses_jobs(self, window: Window) -> bool:

@@ -132,3 +132,37 @@ async def test_by_completed_date(make_simulator: MakeSimulator, tmp_path: Path) 
     assert {record["surveyId"] for record in records} == expected
     assert any(record["conversationStart"] < "2025-03-10" for record in records)
     assert all("2025-03-10" <= record["completedDate"] < "2025-03-12" for record in records)
+
+
+async def test_clamped_page_size(make_simulator: MakeSimulator, tmp_path: Path) -> None:
+    """A details query that serves fewer per page than asked still yields every conversation."""
+    simulator = await make_simulator(
+        rate_limit_per_minute=0, surveys_per_day=150, details_page_size_clamp=30
+    )
+    await _export(simulator, _options(tmp_path / "out", "query", detail="summary"))
+    expected = {item.survey_id for item in simulator.org.expected_surveys(START, END)}
+    assert {record["surveyId"] for record in read_lines(tmp_path / "out", "surveys")} == expected
+    assert simulator.stats.requests["details_query"] >= 3 * 4
+
+
+async def test_unstable_paging_rescanned(make_simulator: MakeSimulator, tmp_path: Path) -> None:
+    """Pages that shift while they are read are caught by totalHits and read again."""
+    simulator = await make_simulator(
+        rate_limit_per_minute=0, surveys_per_day=200, unstable_paging=True
+    )
+    await _export(simulator, _options(tmp_path / "out", "query", detail="summary"))
+    expected = {item.survey_id for item in simulator.org.expected_surveys(START, END)}
+    records = read_lines(tmp_path / "out", "surveys")
+    assert [record["surveyId"] for record in records].count(records[0]["surveyId"]) == 1
+    assert {record["surveyId"] for record in records} == expected
+
+
+async def test_auto_without_jobs_api(make_simulator: MakeSimulator, tmp_path: Path) -> None:
+    """When the jobs API is unavailable, auto reads every day with the query."""
+    simulator = await make_simulator(
+        rate_limit_per_minute=0, fault_rates={"jobs_availability:500_json": 1.0}
+    )
+    await _export(simulator, _options(tmp_path / "out", "auto", detail="summary"))
+    assert simulator.stats.jobs_submitted == 0
+    expected = {item.survey_id for item in simulator.org.expected_surveys(START, END)}
+    assert {record["surveyId"] for record in read_lines(tmp_path / "out", "surveys")} == expected

@@ -581,7 +581,11 @@ def select_overlapping(org: Org, query: DetailQuery) -> Iterator[SimConversation
 class DetailsQueryService:
     """Run ``POST /api/v2/analytics/conversations/details/query`` requests."""
 
-    def __init__(self, org: Org, *, unstable_paging: bool, cache_size: int = 16) -> None:
+    def __init__(
+        self, org: Org, *, unstable_paging: bool, cache_size: int = 16, page_size_clamp: int = 0
+    ) -> None:
+        #: Largest page served whatever pageSize asks for; 0 serves pageSize as asked.
+        self.page_size_clamp = page_size_clamp
         self.org = org
         self.unstable_paging = unstable_paging
         self._results: OrderedDict[bytes, list[int]] = OrderedDict()
@@ -615,6 +619,8 @@ class DetailsQueryService:
         query = parse_query(body, allow_paging=True)
         assert isinstance(body, dict)  # parse_query checked it
         size, number = parse_paging(body)
+        if self.page_size_clamp:
+            size = min(size, self.page_size_clamp)
         refs = self._result(query)
         scans = self._scan_count(query.key, number)
         if self.unstable_paging and scans <= 1 and number >= 2 and len(refs) > size:

@@ -168,6 +168,9 @@ class SimConfig:
     # Analytics.
     #: Serve details-query pages from a list that changes between pages; see ``analytics.py``.
     unstable_paging: bool = False
+    #: Serve at most this many conversations per details-query page, ignoring a larger pageSize
+    #: without an error, as some list endpoints do; 0 serves pageSize as asked.
+    details_page_size_clamp: int = 0
     #: Fixed data-availability watermark of jobs; ``None`` means now minus ``data_lag``.
     data_availability_date: datetime | None = None
     data_lag: timedelta = timedelta(hours=2)

@@ -92,7 +92,11 @@ class Simulator:
         self.stats = Stats()
         self.tokens = TokenStore(self.config)
         self.faults = FaultPlan(self.config)
-        self.details = DetailsQueryService(self.org, unstable_paging=self.config.unstable_paging)
+        self.details = DetailsQueryService(
+            self.org,
+            unstable_paging=self.config.unstable_paging,
+            page_size_clamp=self.config.details_page_size_clamp,
+        )
         self.jobs = JobService(self.config, self.org, self.faults, self.stats)
         self._latency_rng = random.Random(f"{self.config.seed}:latency")
         self._drop_count = 0
