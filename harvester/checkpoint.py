@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,7 @@ def load_checkpoint(out: Path) -> Checkpoint | None:
         if not isinstance(body, dict) or body.pop("format", None) != CHECKPOINT_FORMAT:
             raise ValueError("unknown format")
         checkpoint = Checkpoint(**body)
-        if not isinstance(checkpoint.files, dict) or not all(
-            isinstance(length, int) and length >= 0 for length in checkpoint.files.values()
-        ):
-            raise ValueError("invalid file lengths")
+        _check_fields(checkpoint)
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
         msg = (
             f"corrupt checkpoint {path} ({exc}); run the export again with --restart "
@@ -83,6 +81,28 @@ def load_checkpoint(out: Path) -> Checkpoint | None:
         )
         raise InputError(msg) from exc
     return checkpoint
+
+
+def _check_fields(checkpoint: Checkpoint) -> None:
+    """Raise :class:`ValueError` naming the first field with a wrong type or an impossible value.
+
+    A hand-edited or foreign file can be valid JSON and still contain, say, a negative window count,
+    which would make a resumed run skip or repeat days.
+    """
+    for name, hint in typing.get_type_hints(Checkpoint).items():
+        kind = typing.get_origin(hint) or hint
+        # Exact types, because bool is an int and True is not a window count.
+        if isinstance(kind, type) and type(getattr(checkpoint, name)) is not kind:
+            raise ValueError(f"{name} is not of type {kind.__name__}")
+    for name in ("windows_total", "windows_done", "journal_bytes"):
+        if getattr(checkpoint, name) < 0:
+            raise ValueError(f"{name} is negative")
+    if checkpoint.windows_done > checkpoint.windows_total:
+        raise ValueError("windows_done is larger than windows_total")
+    if not all(type(length) is int and length >= 0 for length in checkpoint.files.values()):
+        raise ValueError("invalid file lengths")
+    if not all(isinstance(job_id, str) for job_id in checkpoint.jobs.values()):
+        raise ValueError("invalid job ids")
 
 
 def save_checkpoint(out: Path, checkpoint: Checkpoint, file_mode: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from harvester.errors import ApiError
+from harvester.errors import ApiError, CredentialsError
 from harvester.http import ApiClient
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,19 @@ async def read_token_rate(client: ApiClient) -> float | None:
 
     ``GET /api/v2/organizations/limits/namespaces/{namespace}`` needs no permission and returns
     the org's effective limits, which support can raise above the documented default.
+
+    :raises ApiError: no token could be obtained, or the credentials were refused
     """
     path = f"/api/v2/organizations/limits/namespaces/{LIMITS_NAMESPACE}"
     try:
         listing = await client.get(path, "limits")
+    except CredentialsError:
+        raise
     except ApiError as exc:
+        # Without a token no other request can succeed either, so going on would only repeat
+        # the token endpoint's failure and its retries.
+        if exc.endpoint == "token":
+            raise
         logger.warning("could not read the org's request limit: %s", exc)
         return None
     for entity in (listing or {}).get("entities") or []:

@@ -44,7 +44,8 @@ def test_command_prints_url_and_stops_on_interrupt() -> None:
         assert "http://127.0.0.1:" in first, process.stderr.read() if process.stderr else ""
         url = first.split()[3]
         credentials = process.stdout.readline()
-        assert "sim-client" in credentials and "sim-secret" in credentials
+        assert "sim-client" in credentials
+        assert "sim-secret" in credentials
         with urllib.request.urlopen(url + "/_sim/stats", timeout=10) as response:
             assert response.status == 200
         process.send_signal(signal.SIGINT)

@@ -1,0 +1,77 @@
+"""Errors no retry can fix: exit 1 at once with a message that names what to change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.support import (
+    export_command,
+    has_checkpoint,
+    run_cli,
+    simulator_thread,
+)
+
+
+def _message(stderr: str) -> str:
+    """Return the ``error:`` line of the CLI's stderr."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("rate", ["100000", None], ids=["rate", "org-limit"])
+def test_wrong_secret(rate: str | None, tmp_path: Path) -> None:
+    """A wrong client secret exits 1 after one token request, naming the credential variables."""
+    out = tmp_path / "out"
+    with simulator_thread() as sim:
+        command = export_command(sim.base_url, out, "--source", "query", rate=rate)
+        result = run_cli(command, tmp_path, secret="wrong", timeout=20)
+        token_requests = sim.stats.requests["token"]
+
+    assert result.returncode == 1, result.stderr
+    message = _message(result.stderr)
+    assert "rejected the OAuth client 'sim-client'" in message
+    assert "GENESYS_CLOUD_CLIENT_SECRET" in message
+    assert "Traceback" not in result.stderr
+    assert token_requests == 1
+    assert has_checkpoint(out)
+
+
+def test_fresh_token_refused(tmp_path: Path) -> None:
+    """A 401 on a token just issued exits 1 within the timeout, with the credentials message."""
+    out = tmp_path / "out"
+    # One simulated second at 1000 times speed: every token expires 1 ms after it is issued.
+    with simulator_thread(token_ttl=1, time_scale=1000) as sim:
+        command = export_command(sim.base_url, out, "--source", "query", "--concurrency", "1")
+        result = run_cli(command, tmp_path, timeout=20)
+        tokens = sim.stats.tokens_issued
+
+    assert result.returncode == 1, result.stderr
+    message = _message(result.stderr)
+    assert "refused a freshly issued token" in message
+    assert "GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET" in message
+    assert "Traceback" not in result.stderr
+    assert tokens >= 2
+
+
+@pytest.mark.parametrize(
+    "permission",
+    ["quality:survey:view", "analytics:conversationDetail:view"],
+    ids=["survey", "analytics"],
+)
+def test_permission_denied(permission: str, tmp_path: Path) -> None:
+    """A 403 exits 1 with a message naming the permission the role lacks."""
+    out = tmp_path / "out"
+    with simulator_thread(denied_permissions=frozenset({permission})) as sim:
+        command = export_command(sim.base_url, out, "--source", "query")
+        result = run_cli(command, tmp_path, timeout=20)
+
+    assert result.returncode == 1, result.stderr
+    message = _message(result.stderr)
+    assert f"lacks the permission {permission}" in message
+    assert "HTTP 403" in message
+    assert "Traceback" not in result.stderr
+    assert "run the same command to resume" in result.stderr
+    assert has_checkpoint(out)
