@@ -103,6 +103,13 @@ def _check_fields(checkpoint: Checkpoint) -> None:
         raise ValueError("invalid file lengths")
     if not all(isinstance(job_id, str) for job_id in checkpoint.jobs.values()):
         raise ValueError("invalid job ids")
+    for name, value in checkpoint.counters.items():
+        if isinstance(value, dict):
+            # Counts by status, partition or error kind.
+            if not all(type(count) is int for count in value.values()):
+                raise ValueError(f"counters.{name} is not a map of counts")
+        elif type(value) is not int or value < 0:
+            raise ValueError(f"counters.{name} is not a count")
 
 
 def save_checkpoint(out: Path, checkpoint: Checkpoint, file_mode: int) -> None:

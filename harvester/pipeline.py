@@ -41,6 +41,7 @@ from harvester.settings import (
 from harvester.sink import (
     AppendFile,
     PartitionedSink,
+    check_restorable,
     directory_mode,
     remove_outputs,
     restore_files,
@@ -253,6 +254,8 @@ class Export:
         checkpoint, resumed = prepare_checkpoint(
             out, self._options, self._endpoints, len(self.windows)
         )
+        if resumed and not checkpoint.complete:
+            self._check_files(checkpoint)
         state_dir = out / STATE_DIR
         # mkdir(parents=True) ignores ``mode`` for the parents it creates, so the output folder
         # itself is created first; otherwise anyone could list it.
@@ -279,11 +282,8 @@ class Export:
         out = self._options.out
         journal_path = out / STATE_DIR / JOURNAL_NAME
         if resumed:
-            try:
-                restore_files(out, checkpoint.files)
-            except ValueError as exc:
-                msg = f"output in {out} no longer matches its checkpoint ({exc}); pass --restart to start over"
-                raise InputError(msg) from exc
+            self._check_files(checkpoint)
+            restore_files(out, checkpoint.files)
             if journal_path.exists():
                 os.truncate(journal_path, checkpoint.journal_bytes)
             self._restore_counters(checkpoint)
@@ -349,6 +349,15 @@ class Export:
         return ExportResult(
             out, complete=checkpoint.complete, resumed=resumed, already_complete=False
         )
+
+    def _check_files(self, checkpoint: Checkpoint) -> None:
+        """Raise :class:`InputError` unless the output files can be cut back to the checkpoint."""
+        out = self._options.out
+        try:
+            check_restorable(out, checkpoint.files)
+        except ValueError as exc:
+            msg = f"output in {out} no longer matches its checkpoint ({exc}); pass --restart to start over"
+            raise InputError(msg) from exc
 
     async def _open_client(self, session: aiohttp.ClientSession) -> ApiClient:
         """Create the API client, reading the org's request limit unless ``--rate`` was given."""

@@ -218,25 +218,42 @@ def restore_files(root: Path, lengths: dict[str, int]) -> None:
     """Cut every output file back to its checkpointed length and delete files created after it.
 
     Checkpointed lengths of gzip parts fall on member ends, so a cut part is a valid gzip file.
+    Nothing is changed when a checkpointed file is missing or shorter than recorded.
+
+    :raises ValueError: the files no longer match the checkpoint
     """
+    present = check_restorable(root, lengths)
+    for relative, path in present.items():
+        recorded = lengths.get(relative)
+        if recorded is None:
+            logger.info("removing %s, written after the last checkpoint", relative)
+            path.unlink()
+        elif path.stat().st_size > recorded:
+            logger.info("cutting %s back to %d bytes", relative, recorded)
+            os.truncate(path, recorded)
+
+
+def check_restorable(root: Path, lengths: dict[str, int]) -> dict[str, Path]:
+    """Return the output files by relative path, after checking each checkpointed one is intact.
+
+    :raises ValueError: a checkpointed file is missing or shorter than recorded
+    """
+    present: dict[str, Path] = {}
     for table in TABLES:
         table_dir = root / table
-        if not table_dir.is_dir():
-            continue
-        for path in sorted(table_dir.rglob("*")):
-            if not path.is_file():
-                continue
-            relative = path.relative_to(root).as_posix()
-            length = lengths.get(relative)
-            if length is None:
-                logger.info("removing %s, written after the last checkpoint", relative)
-                path.unlink()
-            elif path.stat().st_size > length:
-                logger.info("cutting %s back to %d bytes", relative, length)
-                os.truncate(path, length)
-            elif path.stat().st_size < length:
-                msg = f"{relative} is shorter than the checkpoint records"
-                raise ValueError(msg)
+        if table_dir.is_dir():
+            for path in sorted(table_dir.rglob("*")):
+                if path.is_file():
+                    present[path.relative_to(root).as_posix()] = path
+    for relative, length in sorted(lengths.items()):
+        found = present.get(relative)
+        if found is None and length > 0:
+            msg = f"{relative} is missing"
+            raise ValueError(msg)
+        if found is not None and found.stat().st_size < length:
+            msg = f"{relative} is shorter than the checkpoint records"
+            raise ValueError(msg)
+    return present
 
 
 def remove_outputs(root: Path) -> None:
