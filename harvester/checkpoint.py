@@ -113,11 +113,22 @@ def _check_fields(checkpoint: Checkpoint) -> None:
 
 
 def save_checkpoint(out: Path, checkpoint: Checkpoint, file_mode: int) -> None:
-    """Replace the checkpoint atomically: temporary file, fsync, rename, fsync of the folder."""
-    path = checkpoint_path(out)
-    data = checkpoint.to_json()
+    """Replace the checkpoint atomically.
+
+    :raises OutputError: the file could not be written
+    """
+    replace_atomically(checkpoint_path(out), checkpoint.to_json(), file_mode)
+
+
+def replace_atomically(path: Path, data: bytes, file_mode: int) -> None:
+    """Replace ``path`` with ``data``: temporary file, fsync, rename, fsync of the folder.
+
+    A reader sees the old content or the new, never a mix, also after a crash.
+
+    :raises OutputError: the file could not be written
+    """
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=".checkpoint-", dir=path.parent)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
         try:
             with os.fdopen(descriptor, "wb") as stream:
                 stream.write(data)
@@ -130,7 +141,7 @@ def save_checkpoint(out: Path, checkpoint: Checkpoint, file_mode: int) -> None:
             raise
         fsync_directory(path.parent)
     except OSError as exc:
-        msg = f"writing checkpoint {path} failed: {exc.strerror or exc}; free space or fix permissions, then run the same command to resume"
+        msg = f"writing {path} failed: {exc.strerror or exc}; free space or fix permissions, then run the same command to resume"
         raise OutputError(msg) from exc
 
 

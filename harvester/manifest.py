@@ -26,16 +26,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from harvester import __version__
-from harvester.checkpoint import Checkpoint, fsync_directory
-from harvester.errors import OutputError
+from harvester.checkpoint import Checkpoint, replace_atomically
 from harvester.records import SCHEMA_VERSION
 from harvester.stats import RunStats
 
@@ -190,27 +187,11 @@ def load_manifest(out: Path) -> Manifest | None:
 
 
 def save_manifest(out: Path, manifest: Manifest, file_mode: int) -> None:
-    """Replace the manifest atomically: temporary file, fsync, rename, fsync of the folder.
+    """Replace the manifest atomically.
 
     :raises OutputError: the file could not be written
     """
-    path = manifest_path(out)
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=".manifest-", dir=out)
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(manifest.to_json())
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, file_mode)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        fsync_directory(out)
-    except OSError as exc:
-        msg = f"writing {path} failed: {exc.strerror or exc}; free space or fix permissions, then run the same command to resume"
-        raise OutputError(msg) from exc
+    replace_atomically(manifest_path(out), manifest.to_json(), file_mode)
 
 
 @dataclasses.dataclass(slots=True)
