@@ -156,6 +156,12 @@ def simulate(
         bool,
         typer.Option(help="Reorder details-query results between pages of a query's first scan."),
     ] = False,
+    details_page_size_clamp: Annotated[
+        int,
+        typer.Option(
+            help="Serve at most this many conversations per details-query page, ignoring a larger pageSize without an error; 0 serves pageSize as asked."
+        ),
+    ] = 0,
     max_concurrent_jobs: Annotated[
         int, typer.Option(help="Analytics jobs that may be QUEUED or PENDING at once.")
     ] = 5,
@@ -211,6 +217,7 @@ def simulate(
             denied_permissions=frozenset(deny),
             list_max_page_size=list_max_page_size,
             unstable_paging=unstable_paging,
+            details_page_size_clamp=details_page_size_clamp,
             data_availability_date=watermark,
             data_lag=timedelta(hours=data_lag),
             max_concurrent_jobs=max_concurrent_jobs,
