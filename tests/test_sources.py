@@ -166,3 +166,17 @@ async def test_auto_without_jobs_api(make_simulator: MakeSimulator, tmp_path: Pa
     assert simulator.stats.jobs_submitted == 0
     expected = {item.survey_id for item in simulator.org.expected_surveys(START, END)}
     assert {record["surveyId"] for record in read_lines(tmp_path / "out", "surveys")} == expected
+
+
+async def test_concurrent_job_limit_respected(
+    make_simulator: MakeSimulator, tmp_path: Path
+) -> None:
+    """With one job allowed at a time, submits beyond it are refused with 429 and retried."""
+    simulator = await make_simulator(
+        rate_limit_per_minute=0, max_concurrent_jobs=1, job_run_seconds=0.2
+    )
+    await _export(simulator, _options(tmp_path / "out", "jobs", detail="summary"))
+    assert simulator.stats.jobs_submitted == 3
+    assert simulator.stats.too_many_requests > 0
+    expected = {item.survey_id for item in simulator.org.expected_surveys(START, END)}
+    assert {record["surveyId"] for record in read_lines(tmp_path / "out", "surveys")} == expected
