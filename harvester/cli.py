@@ -17,6 +17,7 @@ import orjson
 import typer
 
 from harvester import __version__
+from harvester.checkpoint import checkpoint_path
 from harvester.errors import (
     ApiError,
     HarvestError,
@@ -170,6 +171,10 @@ def _print_summary(result: ExportResult, stats: RunStats) -> None:
 
 
 def _print_stopped(stats: RunStats, out: Path) -> None:
+    if not checkpoint_path(out).exists():
+        # The run stopped before it touched the folder: there is nothing to resume.
+        typer.echo(f"Nothing was written to {out}.", err=True)
+        return
     typer.echo(
         f"Stopped with {stats.surveys_written:,} surveys written to {out}; run the same command to resume.",
         err=True,

@@ -17,6 +17,9 @@ class Estimate:
 
     days: int = 0
     details_pages: int = 0
+    #: Requests the dry run made to find the conversations: token, limits, name lookups of
+    #: filters, details pages and details jobs. The export makes the same ones again.
+    enumeration_requests: int = 0
     conversations: int = 0
     surveys: int = 0
     evaluations: int = 0
@@ -43,7 +46,7 @@ class Estimate:
                     self.evaluators.add(item[key])
 
     def requests(self, detail: str) -> int:
-        """Estimate the requests of an export at ``detail``, the details pages included.
+        """Estimate the requests of an export at ``detail``, finding the conversations included.
 
         The name lookups are counted as full batches, so the estimate is a lower bound when the
         lookups of concurrent workers split into smaller batches.
@@ -54,7 +57,7 @@ class Estimate:
             lookups += math.ceil(len(self.agents) / NAME_BATCH_SIZE)
         else:
             lookups += math.ceil(len(self.agents | self.evaluators) / NAME_BATCH_SIZE)
-        total = self.details_pages + lookups
+        total = max(self.enumeration_requests, self.details_pages) + lookups
         if detail in ("answers", "full"):
             total += self.surveys
         if detail == "full":

@@ -148,6 +148,11 @@ class ApiClient:
         """How many OAuth clients share the work."""
         return len(self._lanes)
 
+    async def authenticate(self) -> None:
+        """Fetch a token for every OAuth client, so that wrong credentials fail at once."""
+        for lane in self._lanes:
+            await lane.auth.token()
+
     def use_limiter(self, limiter: AsyncLimiter) -> None:
         """Replace the rate limiters, for example once the org's own limit is known.
 

@@ -8,6 +8,7 @@ import fcntl
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from harvester.checkpoint import (
 )
 from harvester.errors import HarvestError, InputError
 from harvester.estimate import Estimate
-from harvester.filters import resolve_filters
+from harvester.filters import ResolvedFilters, resolve_filters
 from harvester.http import ApiClient, build_limiter, build_session
 from harvester.limits import read_token_rate
 from harvester.records import normalize_survey_status, parse_timestamp
@@ -254,31 +255,44 @@ class Export:
         checkpoint, resumed = prepare_checkpoint(
             out, self._options, self._endpoints, len(self.windows)
         )
-        if resumed and not checkpoint.complete:
+        if resumed and checkpoint.complete:
+            self._restore_counters(checkpoint)
+            return ExportResult(out, complete=True, resumed=True, already_complete=True)
+        if resumed:
             self._check_files(checkpoint)
-        state_dir = out / STATE_DIR
-        # mkdir(parents=True) ignores ``mode`` for the parents it creates, so the output folder
-        # itself is created first; otherwise anyone could list it.
-        folder_mode = directory_mode(self._options.file_mode)
-        out.mkdir(parents=True, exist_ok=True, mode=folder_mode)
-        state_dir.mkdir(exist_ok=True, mode=folder_mode)
-        lock = FolderLock(out)
-        lock.acquire()
-        try:
-            if resumed:
-                # Read again under the lock: the run that held it may have moved on.
-                checkpoint, resumed = prepare_checkpoint(
-                    out, self._options, self._endpoints, len(self.windows)
-                )
-            if resumed and checkpoint.complete:
-                self.stats.windows_done = checkpoint.windows_done
-                self._restore_counters(checkpoint)
-                return ExportResult(out, complete=True, resumed=True, already_complete=True)
-            return await self._run_locked(checkpoint, resumed)
-        finally:
-            lock.release()
 
-    async def _run_locked(self, checkpoint: Checkpoint, resumed: bool) -> ExportResult:
+        async with build_session(self._options.concurrency) as session:
+            # Connect and resolve every name before the folder changes, so that wrong
+            # credentials or a misspelt name leave it as it was.
+            client = await self._open_client(session)
+            filters = await resolve_filters(client, self._options.filters)
+
+            # mkdir(parents=True) ignores ``mode`` for the parents it creates, so the output
+            # folder itself is created first; otherwise anyone could list it.
+            folder_mode = directory_mode(self._options.file_mode)
+            out.mkdir(parents=True, exist_ok=True, mode=folder_mode)
+            (out / STATE_DIR).mkdir(exist_ok=True, mode=folder_mode)
+            lock = FolderLock(out)
+            lock.acquire()
+            try:
+                if resumed:
+                    # Read again under the lock: the run that held it may have moved on.
+                    checkpoint, resumed = prepare_checkpoint(
+                        out, self._options, self._endpoints, len(self.windows)
+                    )
+                if resumed and checkpoint.complete:
+                    self._restore_counters(checkpoint)
+                    return ExportResult(out, complete=True, resumed=True, already_complete=True)
+                await self._run_locked(checkpoint, resumed, client, filters)
+            finally:
+                lock.release()
+        return ExportResult(
+            out, complete=checkpoint.complete, resumed=resumed, already_complete=False
+        )
+
+    async def _run_locked(
+        self, checkpoint: Checkpoint, resumed: bool, client: ApiClient, filters: ResolvedFilters
+    ) -> None:
         out = self._options.out
         journal_path = out / STATE_DIR / JOURNAL_NAME
         if resumed:
@@ -323,32 +337,26 @@ class Export:
             file_mode=self._options.file_mode,
             clock=self._clock,
         )
-        async with build_session(self._options.concurrency) as session:
-            client = await self._open_client(session)
-            filters = await resolve_filters(client, self._options.filters)
 
-            async def record_job(day: str, job_id: str | None) -> None:
-                await writer.queue.put(JobChanged(day, job_id))
+        async def record_job(day: str, job_id: str | None) -> None:
+            await writer.queue.put(JobChanged(day, job_id))
 
-            source = await ConversationSource.open(
-                client,
-                filters,
-                self._options.source,
-                conversation_list=bool(self._options.conversation_ids),
-                jobs=dict(checkpoint.jobs),
-                record_job=record_job,
-                poll_scale=self._policy.time_scale,
-            )
-            resolver = ConversationResolver(
-                client,
-                self._clock,
-                self._options.detail,
-                by_conversation=bool(self._options.conversation_ids),
-            )
-            await self._pipeline(source, resolver, writer, pending, written)
-        return ExportResult(
-            out, complete=checkpoint.complete, resumed=resumed, already_complete=False
+        source = await ConversationSource.open(
+            client,
+            filters,
+            self._options.source,
+            conversation_list=bool(self._options.conversation_ids),
+            jobs=dict(checkpoint.jobs),
+            record_job=record_job,
+            poll_scale=self._policy.time_scale,
         )
+        resolver = ConversationResolver(
+            client,
+            self._clock,
+            self._options.detail,
+            by_conversation=bool(self._options.conversation_ids),
+        )
+        await self._pipeline(source, resolver, writer, pending, written)
 
     def _check_files(self, checkpoint: Checkpoint) -> None:
         """Raise :class:`InputError` unless the output files can be cut back to the checkpoint."""
@@ -371,6 +379,7 @@ class Export:
             policy=self._policy,
             stats=self.stats,
         )
+        await client.authenticate()
         if rate is None:
             found = await read_token_rate(client)
             rate = found or DEFAULT_RATE_PER_MINUTE
@@ -405,8 +414,9 @@ class Export:
             for position, window in enumerate(pending):
                 source.prefetch(pending[position : position + JOB_LOOKAHEAD + 1])
                 dispatched = written.pop(window.day, set())
-                count = await self._enumerate(source, window, dispatched, work.put)
-                await writer.queue.put(WindowEnumerated(window.index, count))
+                skipped: Counter[str] = Counter()
+                count = await self._enumerate(source, window, dispatched, work.put, skipped)
+                await writer.queue.put(WindowEnumerated(window.index, count, skipped))
                 logger.info(
                     "day %s enumerated: %d conversations with selected surveys", window.day, count
                 )
@@ -438,8 +448,12 @@ class Export:
         window: Window,
         dispatched: set[str],
         emit: Callable[[WorkItem], Awaitable[None]],
+        skipped: Counter[str],
     ) -> int:
-        """Pass the window's conversations with surveys to export to ``emit``; return how many."""
+        """Pass the window's conversations with surveys to export to ``emit``; return how many.
+
+        Surveys left out for their status are counted in ``skipped``.
+        """
         count = 0
         statuses = self._options.statuses
         filters = source.filters
@@ -459,7 +473,7 @@ class Export:
                         continue
                     status = normalize_survey_status(listed.get("surveyStatus")) or "unknown"
                     if status not in statuses:
-                        self.stats.skipped_statuses[status] += 1
+                        skipped[status] += 1
                         continue
                     if by_completion and not self._completed_in_range(listed):
                         continue
@@ -506,8 +520,9 @@ class Export:
                 poll_scale=self._policy.time_scale,
             )
             for window in self.windows:
-                await self._enumerate(source, window, set(), count)
+                await self._enumerate(source, window, set(), count, self.stats.skipped_statuses)
         estimate.details_pages = sum(pages)
+        estimate.enumeration_requests = self.stats.requests
         return estimate
 
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,10 +33,15 @@ class ConversationDone:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class WindowEnumerated:
-    """The producer has sent all ``conversations`` work items of window ``window_index``."""
+    """The producer has sent all ``conversations`` work items of window ``window_index``.
+
+    ``skipped`` counts the window's surveys left out for their status; they join the run's
+    totals when the window completes, so a window read again after a resume counts once.
+    """
 
     window_index: int
     conversations: int
+    skipped: Counter[str] = dataclasses.field(default_factory=Counter)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +89,7 @@ class Writer:
         self._clock = clock
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=256)
         self._expected: dict[int, int] = {}
+        self._skipped: dict[int, Counter[str]] = {}
         self._done: dict[int, int] = {}
         self._tally = OutputTally.resume(
             checkpoint.counters, days_done=checkpoint.windows_done, now=clock()
@@ -131,6 +138,7 @@ class Writer:
             return
         if isinstance(message, WindowEnumerated):
             self._expected[message.window_index] = message.conversations
+            self._skipped[message.window_index] = message.skipped
         else:
             self._write(message)
             self._done[message.window_index] = self._done.get(message.window_index, 0) + 1
@@ -175,6 +183,7 @@ class Writer:
                 break
             self._expected.pop(index)
             self._done.pop(index, None)
+            self._stats.skipped_statuses.update(self._skipped.pop(index, Counter()))
             self._checkpoint.windows_done += 1
             self._stats.windows_done = self._checkpoint.windows_done
             advanced = True

@@ -129,7 +129,7 @@ async def test_rerun_of_complete_folder_writes_nothing(sim: Simulator, tmp_path:
 async def test_interrupted_export_resumes_exactly(sim: Simulator, tmp_path: Path) -> None:
     """A run cancelled midway resumes to the same records as an uninterrupted run."""
     reference = tmp_path / "reference"
-    await _export(sim, _options(reference))
+    reference_stats = await _export(sim, _options(reference))
 
     out = tmp_path / "out"
     options = _options(out, concurrency=2, checkpoint_interval=0.01)
@@ -140,11 +140,12 @@ async def test_interrupted_export_resumes_exactly(sim: Simulator, tmp_path: Path
     with pytest.raises(asyncio.CancelledError):
         await task
     partial = len(read_lines(out, "surveys"))
-    await _export(sim, options)
+    resumed_stats = await _export(sim, options)
 
     assert partial < len(read_lines(reference, "surveys"))
     assert comparable(read_lines(out, "surveys")) == comparable(read_lines(reference, "surveys"))
     assert comparable(read_lines(out, "errors")) == comparable(read_lines(reference, "errors"))
+    assert resumed_stats.skipped_statuses == reference_stats.skipped_statuses
 
 
 async def test_status_selection(sim: Simulator, tmp_path: Path) -> None:

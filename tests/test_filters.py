@@ -92,6 +92,7 @@ async def test_unknown_queue_name(make_simulator: MakeSimulator, tmp_path: Path)
     simulator = await make_simulator(rate_limit_per_minute=0)
     with pytest.raises(InputError, match="--queue 'No Such Queue' not found"):
         await _export_ids(simulator, tmp_path / "out", FilterSpec(queues=("No Such Queue",)))
+    assert not (tmp_path / "out").exists()
 
 
 def test_ambiguous_name_lists_ids() -> None:

@@ -23,7 +23,10 @@ def _message(stderr: str) -> str:
 
 @pytest.mark.parametrize("rate", ["100000", None], ids=["rate", "org-limit"])
 def test_wrong_secret(rate: str | None, tmp_path: Path) -> None:
-    """A wrong client secret exits 1 after one token request, naming the credential variables."""
+    """A wrong client secret exits 1 after one token request, naming the credential variables.
+
+    The token is requested before the output folder is touched, so the folder is not created.
+    """
     out = tmp_path / "out"
     with simulator_thread() as sim:
         command = export_command(sim.base_url, out, "--source", "query", rate=rate)
@@ -36,7 +39,8 @@ def test_wrong_secret(rate: str | None, tmp_path: Path) -> None:
     assert "GENESYS_CLOUD_CLIENT_SECRET" in message
     assert "Traceback" not in result.stderr
     assert token_requests == 1
-    assert has_checkpoint(out)
+    assert not out.exists()
+    assert "run the same command to resume" not in result.stderr
 
 
 def test_fresh_token_refused(tmp_path: Path) -> None:
