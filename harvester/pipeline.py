@@ -410,12 +410,17 @@ class Export:
     ) -> None:
         work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self._options.concurrency * 4)
 
+        async def prefetch_names(items: list[WorkItem]) -> None:
+            await resolver.prefetch_names((item.conversation, item.surveys) for item in items)
+
         async def produce() -> None:
             for position, window in enumerate(pending):
                 source.prefetch(pending[position : position + JOB_LOOKAHEAD + 1])
                 dispatched = written.pop(window.day, set())
                 skipped: Counter[str] = Counter()
-                count = await self._enumerate(source, window, dispatched, work.put, skipped)
+                count = await self._enumerate(
+                    source, window, dispatched, work.put, skipped, prefetch_names
+                )
                 await writer.queue.put(WindowEnumerated(window.index, count, skipped))
                 logger.info(
                     "day %s enumerated: %d conversations with selected surveys", window.day, count
@@ -449,16 +454,19 @@ class Export:
         dispatched: set[str],
         emit: Callable[[WorkItem], Awaitable[None]],
         skipped: Counter[str],
+        prepare: Callable[[list[WorkItem]], Awaitable[None]] | None = None,
     ) -> int:
         """Pass the window's conversations with surveys to export to ``emit``; return how many.
 
-        Surveys left out for their status are counted in ``skipped``.
+        Surveys left out for their status are counted in ``skipped``. ``prepare``, when given,
+        receives each page's work items before they are emitted.
         """
         count = 0
         statuses = self._options.statuses
         filters = source.filters
         by_completion = self._options.by == "completed"
         async for page in source.conversations(window):
+            items: list[WorkItem] = []
             for conversation in page:
                 started = conversation.get("conversationStart")
                 if not isinstance(started, str) or not window.contains(parse_timestamp(started)):
@@ -480,8 +488,7 @@ class Export:
                     dispatched.add(survey_id)
                     selected.append(listed)
                 if selected:
-                    await emit(WorkItem(window, conversation, selected))
-                    count += 1
+                    items.append(WorkItem(window, conversation, selected))
                 elif window.conversation_ids:
                     # A given conversation without a selected survey explains an empty result.
                     listed_statuses = [
@@ -490,6 +497,11 @@ class Export:
                     ]
                     conversation_id = str(conversation.get("conversationId"))
                     self.stats.unselected_conversations[conversation_id] = listed_statuses
+            if prepare is not None and items:
+                await prepare(items)
+            for item in items:
+                await emit(item)
+            count += len(items)
         self.stats.missing_conversations.extend(source.missing)
         source.missing.clear()
         return count

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from harvester.errors import SkippableError
@@ -76,11 +76,34 @@ class BatchLookup:
                 await self._flush()
         return await future
 
+    async def prefetch(self, entity_ids: Iterable[str | None]) -> None:
+        """Look up every id not known yet, in full batches, before any caller asks for it.
+
+        Callers ask as their surveys complete, often one at a time, so the lookups they trigger
+        seldom share a request; ids known ahead, such as those of a page of conversations,
+        cost one request per ``batch_size`` ids instead.
+        """
+        unknown = [
+            entity_id
+            for entity_id in dict.fromkeys(entity_ids)
+            if entity_id
+            and entity_id not in self._names
+            and entity_id not in self._waiting
+            and entity_id not in self._in_flight
+        ]
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(unknown), self._batch_size):
+            chunk = unknown[start : start + self._batch_size]
+            await self._fetch_batch({entity_id: loop.create_future() for entity_id in chunk})
+
     async def _flush(self) -> None:
         batch = self._waiting
         if not batch:
             return
         self._waiting = {}
+        await self._fetch_batch(batch)
+
+    async def _fetch_batch(self, batch: dict[str, asyncio.Future[str | None]]) -> None:
         self._in_flight.update(batch)
         try:
             found = await self._fetch(list(batch))
@@ -269,6 +292,26 @@ class ConversationResolver:
             )
             lines.append(OutputLine("survey", survey_id, record))
         return lines
+
+    async def prefetch_names(
+        self, conversations: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]
+    ) -> None:
+        """Look up the agents, evaluators and queues of a page of conversations in batches.
+
+        ``conversations`` pairs each conversation with the surveys of it that will be exported.
+        The full level reads evaluations with their users' names, so it skips evaluators.
+        """
+        users: list[str | None] = []
+        queues: list[str | None] = []
+        for conversation, surveys in conversations:
+            for listed in surveys:
+                users.append(listed.get("userId"))
+                queues.append(listed.get("queueId"))
+            if self._detail != "full":
+                for evaluation in conversation.get("evaluations") or []:
+                    users.append(evaluation.get("evaluatorId"))
+                    users.append(evaluation.get("userId"))
+        await asyncio.gather(self.users.prefetch(users), self.queues.prefetch(queues))
 
     async def _summaries(
         self, conversation: Mapping[str, Any], surveys: list[Mapping[str, Any]]

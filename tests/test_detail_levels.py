@@ -139,3 +139,15 @@ async def test_unreadable_limit_falls_back(make_simulator: MakeSimulator, tmp_pa
         end=datetime(2025, 3, 1, 6, tzinfo=UTC),
     )
     assert stats.rate_per_minute == 300
+
+
+async def test_names_looked_up_in_batches(make_simulator: MakeSimulator, tmp_path: Path) -> None:
+    """Agent and queue names cost about one request per day of new ids, not one per user."""
+    simulator = await make_simulator(rate_limit_per_minute=0)
+    await _export(simulator, tmp_path / "out", detail="full", concurrency=1)
+    expected = simulator.org.expected_surveys(START, END)
+    agents = {item.agent_id for item in expected}
+    days = 2
+    assert len(agents) > 2 * days
+    assert simulator.stats.requests["users"] <= days
+    assert simulator.stats.requests["queues"] <= days
