@@ -46,8 +46,8 @@ def test_wrong_secret(rate: str | None, tmp_path: Path) -> None:
 def test_fresh_token_refused(tmp_path: Path) -> None:
     """A 401 on a token just issued exits 1 within the timeout, with the credentials message."""
     out = tmp_path / "out"
-    # One simulated second at 1000 times speed: every token expires 1 ms after it is issued.
-    with simulator_thread(token_ttl=1, time_scale=1000) as sim:
+    # Every token the simulator issues is already expired, so every API call gets a 401.
+    with simulator_thread(fault_rates={"token:token_expire": 1.0}) as sim:
         command = export_command(sim.base_url, out, "--source", "query", "--concurrency", "1")
         result = run_cli(command, tmp_path, timeout=20)
         tokens = sim.stats.tokens_issued

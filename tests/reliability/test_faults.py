@@ -154,7 +154,8 @@ async def test_short_token_lifetime(
     make_simulator: MakeSimulator, reference: Path, tmp_path: Path
 ) -> None:
     """Tokens that expire every second are renewed without losing a survey."""
-    latency = {endpoint: (0.01, 0.03) for endpoint in ("survey", "evaluation", "users")}
+    # Latency makes the export outlast several one-second tokens.
+    latency = {endpoint: (0.04, 0.08) for endpoint in ("survey", "evaluation", "users")}
     simulator = await make_simulator(**BASE_CONFIG, token_ttl=1, latency=latency)
     out = tmp_path / "out"
     await _export(simulator, out, concurrency=2)
