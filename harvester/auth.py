@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 #: Renew this many seconds before expiry, capped at a tenth of the token's lifetime.
 RENEW_MARGIN_SECONDS = 300.0
 
+#: Fresh tokens refused in a row, none accepted in between, before the credentials are
+#: called wrong. One is not enough: a token can expire early before its first use.
+MAX_UNPROVEN_REFUSALS = 3
+
 TokenFetcher = Callable[[], Awaitable[tuple[str, float]]]
 
 
@@ -35,6 +39,11 @@ class TokenProvider:
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
+        #: Whether the API has accepted the current token at least once.
+        self._proven = False
+        #: Consecutive tokens refused before the API accepted them even once.
+        self._unproven_refusals = 0
+        self._last_refused: str | None = None
         #: How many tokens this provider has fetched.
         self.fetched = 0
 
@@ -48,6 +57,25 @@ class TokenProvider:
             assert self._token is not None
             return self._token
 
+    def accepted(self, token: str) -> None:
+        """Record that the API accepted ``token``, so a later 401 on it means it expired."""
+        if token == self._token:
+            self._proven = True
+            self._unproven_refusals = 0
+
+    def refused(self, token: str) -> bool:
+        """Record a 401 on ``token``; return whether the credentials look wrong.
+
+        A token the API accepted before and now refuses has expired or was revoked, which a
+        new token fixes. Fresh tokens refused before any use succeeded, several in a row, mean
+        the credentials themselves are rejected. Each token counts once, however many
+        concurrent requests it failed.
+        """
+        if token == self._token and not self._proven and token != self._last_refused:
+            self._last_refused = token
+            self._unproven_refusals += 1
+        return self._unproven_refusals >= MAX_UNPROVEN_REFUSALS
+
     async def refresh(self, refused: str) -> str:
         """Replace ``refused`` after a 401, unless another caller has already replaced it."""
         async with self._lock:
@@ -60,6 +88,7 @@ class TokenProvider:
         token, expires_in = await self._fetch()
         margin = min(RENEW_MARGIN_SECONDS, expires_in / 10)
         self._token = token
+        self._proven = False
         self._renew_at = self._clock() + max(expires_in - margin, 0.0)
         self.fetched += 1
         logger.info("obtained an access token valid for %.0f s", expires_in)

@@ -54,9 +54,9 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "queues": "routing:queue:view",
 }
 
-#: 401 responses tolerated per request, each followed by a token refresh. A token that expired
-#: early explains one, but a fresh token refused again means the credentials are wrong.
-MAX_REFRESHES_PER_REQUEST = 2
+#: 401 responses tolerated per request, each followed by a token refresh. Tokens that expire
+#: early explain a few; wrong credentials are caught sooner by ``TokenProvider.refused``.
+MAX_REFRESHES_PER_REQUEST = 10
 
 Params = Sequence[tuple[str, str]] | None
 
@@ -208,11 +208,13 @@ class ApiClient:
             nonlocal refreshes
             token = await lane.auth.token()
             try:
-                return await self._send(method, path, endpoint, token, params, body)
+                result = await self._send(method, path, endpoint, token, params, body)
             except _Unauthorized as unauthorized:
-                if refreshes >= MAX_REFRESHES_PER_REQUEST:
+                refreshes += 1
+                credentials_wrong = lane.auth.refused(token)
+                if credentials_wrong or refreshes > MAX_REFRESHES_PER_REQUEST:
                     msg = (
-                        "Genesys Cloud refused a freshly issued token: check that "
+                        "Genesys Cloud refused freshly issued tokens: check that "
                         "GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET belong to this "
                         "region's organisation and that the OAuth client is active"
                     )
@@ -223,10 +225,15 @@ class ApiClient:
                         correlation_id=unauthorized.error.correlation_id,
                         endpoint=endpoint,
                     ) from None
-                refreshes += 1
                 logger.info("token refused on %s %s; fetching a new one", method, path)
                 await lane.auth.refresh(token)
                 raise RetriableError("token refused", status=401, endpoint=endpoint) from None
+            except ApiError as exc:
+                if exc.status is not None:
+                    lane.auth.accepted(token)
+                raise
+            lane.auth.accepted(token)
+            return result
 
         lane.in_flight += 1
         try:

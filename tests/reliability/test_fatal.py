@@ -54,7 +54,7 @@ def test_fresh_token_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 1, result.stderr
     message = _message(result.stderr)
-    assert "refused a freshly issued token" in message
+    assert "refused freshly issued tokens" in message
     assert "GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET" in message
     assert "Traceback" not in result.stderr
     assert tokens >= 2
