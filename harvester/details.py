@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 DETAILS_QUERY_PATH = "/api/v2/analytics/conversations/details/query"
 PAGE_SIZE = 100
-#: The details query answers HTTP 400 beyond this many results (pageNumber × pageSize).
+#: The details query returns HTTP 400 beyond this many results (pageNumber × pageSize).
 MAX_QUERY_RESULTS = 100_000
 #: Extra passes over a window whose distinct conversations fell short of ``totalHits``.
 MAX_RESCANS = 2
@@ -66,7 +66,7 @@ async def window_conversations(
     total_hits = 0
     for scan in range(MAX_RESCANS + 1):
         page_number = 1
-        # Some list endpoints clamp pageSize without saying so; the first page's length tells.
+        # Some list endpoints clamp pageSize silently, so the first page's length sets the size.
         page_size = PAGE_SIZE
         while True:
             response = await client.post(

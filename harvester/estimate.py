@@ -1,4 +1,4 @@
-"""What an export would fetch, counted from the analytics API alone, and its cost per level."""
+"""Estimates of an export's requests, counted from the analytics API alone, per detail level."""
 
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ def summary_record(
     evaluations: list[Json],
     harvested_at: str,
 ) -> Json:
-    """Build a record from analytics alone: no answers, and null where only the survey GET knows."""
+    """Build a record from analytics alone: no answers, and null where only the survey GET has data."""
     return {
         "surveyId": _str(listed.get("surveyId")),
         "conversationId": _str(conversation.get("conversationId")),
