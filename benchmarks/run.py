@@ -5,10 +5,10 @@ Usage::
     python -m benchmarks.run --scenario realistic [--scale 0.5] [--contenders harvester,sdk_sequential]
     python -m benchmarks.run --smoke
 
-The simulator runs as ``harvester simulate`` in its own process, and each contender runs
-alone as another one, so a contender's CPU time and peak RSS (from ``os.wait4``) are its own.
-Request counts and 429s come from the simulator's counters. The figures go to
-``benchmarks/results/SCENARIO.json``; targets are printed as verdicts, never asserted.
+The simulator runs in its own process, and each contender runs alone as another one, so a
+contender's CPU time and peak RSS are its own. Request counts and 429s come from the
+simulator's counters. The figures go to ``benchmarks/results/SCENARIO.json``, and targets are
+printed as verdicts, never asserted.
 """
 
 from __future__ import annotations
@@ -407,7 +407,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--rejudge",
         type=Path,
         metavar="JSON",
-        help="judge and print the figures of an earlier run's JSON file again, without running",
+        help="judge and print the figures of an earlier run's JSON file again, with a Markdown "
+        "table of its runs, without running",
     )
     parser.add_argument(
         "--timeout",
@@ -432,12 +433,41 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
+def markdown_table(report: dict[str, Any]) -> str:
+    """Return the runs of a report as a Markdown table, as the README shows them."""
+    lines = [
+        "| run | surveys | wall s | ceiling s | x ceiling | req/survey | 429s "
+        "| peak RSS MiB | CPU ms/survey | output |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in report["runs"]:
+        if "skipped" in run:
+            lines.append(f"| {run['name']} | skipped: {run['skipped']} |||||||||")
+            continue
+        wall = f"{run['wall_seconds']:.1f}"
+        if "latency_bound_wall_seconds" in run:
+            wall += f" (estimate {run['latency_bound_wall_seconds']:.1f})"
+        ceiling = run.get("ceiling_seconds")
+        ratio = run.get("wall_over_ceiling")
+        lines.append(
+            f"| {run['name']} | {run['surveys_exported']:,} | {wall} "
+            f"| {'-' if ceiling is None else f'{ceiling:.1f}'} "
+            f"| {'-' if ratio is None else f'{ratio:.3f}'} | {run['requests_per_survey']:.4f} "
+            f"| {run['rate_limited_429']:,} | {run['peak_rss_mib']:.1f} "
+            f"| {run['cpu_seconds_per_1000_surveys']:.3f} "
+            f"| {'equal' if run['output']['matches'] else 'differs'} |"
+        )
+    return "\n".join(lines)
+
+
 def rejudge(path: Path) -> None:
     """Judge a saved report with the current targets, print it and save it again."""
     report = orjson.loads(path.read_bytes())
     report["verdicts"] = [dataclasses.asdict(verdict) for verdict in judge(report)]
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print_summary(report)
+    print()
+    print(markdown_table(report))
 
 
 def main(argv: list[str] | None = None) -> int:
