@@ -19,15 +19,15 @@ logger = logging.getLogger(__name__)
 #: Renew this many seconds before expiry, capped at a tenth of the token's lifetime.
 RENEW_MARGIN_SECONDS = 300.0
 
-#: Fresh tokens refused in a row, none accepted in between, before the credentials are
+#: Fresh tokens rejected in a row, none accepted in between, before the credentials are
 #: called wrong. One is not enough: a token can expire early before its first use.
-MAX_UNPROVEN_REFUSALS = 3
+MAX_UNPROVEN_REJECTIONS = 3
 
 TokenFetcher = Callable[[], Awaitable[tuple[str, float]]]
 
 
 class TokenProvider:
-    """Hand out a bearer token, fetching a new one when it is due or was refused.
+    """Hand out a bearer token, fetching a new one when it is due or was rejected.
 
     Many workers may ask at once; only one request goes to the token endpoint and the others
     wait for its result. The token itself is never logged.
@@ -41,9 +41,9 @@ class TokenProvider:
         self._lock = asyncio.Lock()
         #: Whether the API has accepted the current token at least once.
         self._proven = False
-        #: Consecutive tokens refused before the API accepted them even once.
-        self._unproven_refusals = 0
-        self._last_refused: str | None = None
+        #: Consecutive tokens rejected before the API accepted them even once.
+        self._unproven_rejections = 0
+        self._last_rejected: str | None = None
         #: How many tokens this provider has fetched.
         self.fetched = 0
 
@@ -61,25 +61,25 @@ class TokenProvider:
         """Record that the API accepted ``token``, so a later 401 on it means it expired."""
         if token == self._token:
             self._proven = True
-            self._unproven_refusals = 0
+            self._unproven_rejections = 0
 
-    def refused(self, token: str) -> bool:
+    def rejected(self, token: str) -> bool:
         """Record a 401 on ``token``; return whether the credentials look wrong.
 
-        A token the API accepted before and now refuses has expired or was revoked, which a
-        new token fixes. Fresh tokens refused before any use succeeded, several in a row, mean
+        A token the API accepted before and now rejects has expired or was revoked, which a
+        new token fixes. Fresh tokens rejected before any use succeeded, several in a row, mean
         the credentials themselves are rejected. Each token counts once, however many
         concurrent requests it failed.
         """
-        if token == self._token and not self._proven and token != self._last_refused:
-            self._last_refused = token
-            self._unproven_refusals += 1
-        return self._unproven_refusals >= MAX_UNPROVEN_REFUSALS
+        if token == self._token and not self._proven and token != self._last_rejected:
+            self._last_rejected = token
+            self._unproven_rejections += 1
+        return self._unproven_rejections >= MAX_UNPROVEN_REJECTIONS
 
-    async def refresh(self, refused: str) -> str:
-        """Replace ``refused`` after a 401, unless another caller has already replaced it."""
+    async def refresh(self, rejected: str) -> str:
+        """Replace ``rejected`` after a 401, unless another caller has already replaced it."""
         async with self._lock:
-            if self._token == refused:
+            if self._token == rejected:
                 await self._renew()
             assert self._token is not None
             return self._token

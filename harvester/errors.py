@@ -93,7 +93,7 @@ class FatalApiError(ApiError):
 
 
 class CredentialsError(FatalApiError):
-    """The token endpoint rejected the client id and secret, or a fresh token was refused."""
+    """The token endpoint rejected the client id and secret, or fresh tokens were rejected."""
 
 
 class PermissionDeniedError(FatalApiError):

@@ -55,7 +55,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
 }
 
 #: 401 responses tolerated per request, each followed by a token refresh. Tokens that expire
-#: early explain a few; wrong credentials are caught sooner by ``TokenProvider.refused``.
+#: early explain a few; wrong credentials are caught sooner by ``TokenProvider.rejected``.
 MAX_REFRESHES_PER_REQUEST = 10
 
 Params = Sequence[tuple[str, str]] | None
@@ -211,10 +211,10 @@ class ApiClient:
                 result = await self._send(method, path, endpoint, token, params, body)
             except _Unauthorized as unauthorized:
                 refreshes += 1
-                credentials_wrong = lane.auth.refused(token)
+                credentials_wrong = lane.auth.rejected(token)
                 if credentials_wrong or refreshes > MAX_REFRESHES_PER_REQUEST:
                     msg = (
-                        "Genesys Cloud refused freshly issued tokens: check that "
+                        "Genesys Cloud rejected freshly issued tokens: check that "
                         "GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET belong to this "
                         "region's organisation and that the OAuth client is active"
                     )
@@ -225,9 +225,9 @@ class ApiClient:
                         correlation_id=unauthorized.error.correlation_id,
                         endpoint=endpoint,
                     ) from None
-                logger.info("token refused on %s %s; fetching a new one", method, path)
+                logger.info("token rejected on %s %s; fetching a new one", method, path)
                 await lane.auth.refresh(token)
-                raise RetriableError("token refused", status=401, endpoint=endpoint) from None
+                raise RetriableError("token rejected", status=401, endpoint=endpoint) from None
             except ApiError as exc:
                 if exc.status is not None:
                     lane.auth.accepted(token)

@@ -20,7 +20,7 @@ async def read_token_rate(client: ApiClient) -> float | None:
     ``GET /api/v2/organizations/limits/namespaces/{namespace}`` needs no permission and returns
     the org's effective limits, which support can raise above the documented default.
 
-    :raises ApiError: no token could be obtained, or the credentials were refused
+    :raises ApiError: no token could be obtained, or the credentials were rejected
     """
     path = f"/api/v2/organizations/limits/namespaces/{LIMITS_NAMESPACE}"
     try:

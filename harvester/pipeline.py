@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 #: Details jobs submitted ahead of the window being read. Jobs take from seconds to minutes,
 #: so a few in flight keep the workers busy; orgs cap concurrent jobs (the cap is not
-#: documented), and a submit over the cap is answered with 429 and retried.
+#: documented), and a submit over the cap gets a 429 and is retried.
 JOB_LOOKAHEAD = 2
 
 

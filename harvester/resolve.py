@@ -36,7 +36,7 @@ EVALUATION_EXPAND = "agent,evaluator,evaluationForm"
 
 
 class BatchLookup:
-    """Resolve ids to names with one request per batch of ids, caching every answer.
+    """Resolve ids to names with one request per batch of ids, caching every result.
 
     Callers ask for one id each; ids asked for within ``linger`` seconds share a request.
     An id the API does not return resolves to ``None``.

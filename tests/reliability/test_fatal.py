@@ -43,7 +43,7 @@ def test_wrong_secret(rate: str | None, tmp_path: Path) -> None:
     assert "run the same command to resume" not in result.stderr
 
 
-def test_fresh_token_refused(tmp_path: Path) -> None:
+def test_fresh_token_rejected(tmp_path: Path) -> None:
     """A 401 on a token just issued exits 1 within the timeout, with the credentials message."""
     out = tmp_path / "out"
     # Every token the simulator issues is already expired, so every API call gets a 401.
@@ -54,7 +54,7 @@ def test_fresh_token_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 1, result.stderr
     message = _message(result.stderr)
-    assert "refused freshly issued tokens" in message
+    assert "rejected freshly issued tokens" in message
     assert "GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET" in message
     assert "Traceback" not in result.stderr
     assert tokens >= 2
