@@ -238,7 +238,7 @@ class SimulatorSpec:
 
 
 class SimulatorProcess:
-    """``harvester simulate`` in a child process; use it as a context manager.
+    """The simulator of :meth:`SimulatorSpec.command` in a child process; a context manager.
 
     After :meth:`stop`, ``usage`` contains the simulator's own CPU time and peak RSS.
     """
