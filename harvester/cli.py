@@ -1,4 +1,4 @@
-"""The ``harvester`` command line. The only module that prints, reads ``.env`` or knows the terminal."""
+"""The ``harvester`` command line. The only module that prints, reads ``.env`` or uses the terminal."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 
     HarvestError                  root of every harvester error
     ├── InputError                invalid input: exit 2, nothing on disk changes
-    ├── ApiError                  an HTTP answer or transport failure from Genesys Cloud
+    ├── ApiError                  an HTTP error response or transport failure from Genesys Cloud
     │   ├── RetriableError        transient: the retry policy tries again
     │   │   └── RateLimitedError  HTTP 429, with the server's Retry-After
     │   ├── SkippableError        one record cannot be read: write an error line, go on

@@ -42,7 +42,7 @@ class JobFailed(Exception):
 
 
 async def data_availability(client: ApiClient) -> datetime:
-    """Return the instant before which the data lake holds every conversation."""
+    """Return the instant before which the data lake contains every conversation."""
     response = await client.get(f"{JOBS_PATH}/availability", "jobs_availability")
     return parse_timestamp(str(response["dataAvailabilityDate"]))
 

@@ -51,7 +51,7 @@ ENV_CLIENT_SECRET = "GENESYS_CLOUD_CLIENT_SECRET"
 #: Values of ``--compress``: plain NDJSON parts, or gzip parts (``part-NNNNN.ndjson.gz``).
 COMPRESSIONS = ("none", "gzip")
 
-#: What an export reads: analytics only, plus each survey, plus each evaluation.
+#: Detail levels: analytics only, plus each survey, plus each evaluation.
 DETAIL_LEVELS = ("summary", "answers", "full")
 
 DEFAULT_RATE_PER_MINUTE = 300  # documented default per client-credentials token
@@ -148,7 +148,7 @@ def _choose(value: str, choices: tuple[str, ...], option: str) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ExportOptions:
-    """What to export and how fast, already validated."""
+    """The validated parameters of an export: what to export and how fast."""
 
     start: datetime
     end: datetime

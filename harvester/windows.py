@@ -13,7 +13,7 @@ class Window:
     """One UTC day of the range, clipped to the range's own start and end.
 
     The details query selects conversations by the UTC day they started on, so a day is the
-    smallest interval it can answer exactly; ``start`` and ``end`` filter inside it.
+    smallest interval it selects exactly; ``start`` and ``end`` filter inside it.
     """
 
     index: int

@@ -584,7 +584,7 @@ class DetailsQueryService:
     def __init__(
         self, org: Org, *, unstable_paging: bool, cache_size: int = 16, page_size_clamp: int = 0
     ) -> None:
-        #: Largest page served whatever pageSize asks for; 0 serves pageSize as asked.
+        #: Largest page served whatever pageSize requests; 0 serves pageSize as asked.
         self.page_size_clamp = page_size_clamp
         self.org = org
         self.unstable_paging = unstable_paging
